@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mcp-secrets/mcp-secrets/injector/redact"
+)
+
+// app is one invocation: its streams, environment and logger.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	environ        []string
+	redact         *redact.Set // values in effect, redacted from all the launcher prints
+	log            *slog.Logger
+	logFormat      string
+	logLevel       string
+	// started is set once cobra has accepted the command line: an error
+	// before that is a usage error.
+	started bool
+}
+
+// getenv reads the launcher's environment as it started.
+func (a *app) getenv(name string) string {
+	for _, kv := range a.environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == name {
+			return v
+		}
+	}
+	return ""
+}
+
+// run is the whole command; main only exits with its result.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, environ: os.Environ(), redact: &redact.Set{}}
+	root := a.rootCmd()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	var ex exitError
+	if errors.As(err, &ex) {
+		return ex.code
+	}
+	if err != nil && !a.started {
+		err = usageError{err}
+	}
+	if err != nil {
+		w := redact.NewWriter(stderr, a.redact, false)
+		for line := range strings.SplitSeq(err.Error(), "\n") {
+			fmt.Fprintf(w, "mcp-secrets: %s\n", line)
+		}
+		return exitCode(err)
+	}
+	return 0
+}
+
+// exitError ends the launcher with a code that is not a failure of its own:
+// the child's, or check's "something did not resolve" after its table.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func (a *app) rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "mcp-secrets",
+		Short:         "Resolve secret references into a child's environment, and keep them current",
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			a.started = true
+			return a.setupLog()
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.logFormat, "log-format", "text", "log format on stderr: text or json")
+	pf.StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	root.AddCommand(a.runCmd(), a.execCmd(), a.checkCmd(), a.versionCmd())
+	return root
+}
+
+// setupLog makes the launcher's logger: stderr only, every value in effect
+// redacted from every line.
+func (a *app) setupLog() error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(a.logLevel)); err != nil {
+		return usageError{fmt.Errorf("--log-level %q: want debug, info, warn or error", a.logLevel)}
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch a.logFormat {
+	case "text":
+		a.log = slog.New(slog.NewTextHandler(redact.NewWriter(a.stderr, a.redact, false), opts))
+	case "json":
+		a.log = slog.New(slog.NewJSONHandler(redact.NewWriter(a.stderr, a.redact, true), opts))
+	default:
+		return usageError{fmt.Errorf("--log-format %q: want text or json", a.logFormat)}
+	}
+	return nil
+}

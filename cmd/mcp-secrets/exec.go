@@ -1,0 +1,35 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mcp-secrets/mcp-secrets/injector"
+	"github.com/mcp-secrets/mcp-secrets/providers"
+)
+
+func (a *app) execCmd() *cobra.Command {
+	var f resolveFlags
+	cmd := &cobra.Command{
+		Use:   "exec [flags] -- COMMAND [ARG...]",
+		Short: "Resolve references, then replace the launcher with COMMAND (no supervisor, no rotation)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageError{fmt.Errorf("exec: no command given: %s", cmd.UseLine())}
+			}
+			sess, err := a.newSession(&f, args)
+			if err != nil {
+				return err
+			}
+			res, err := resolveInterruptibly(cmd.Context(), sess)
+			if err != nil {
+				return err
+			}
+			return injector.Exec(res.argv, res.env)
+		},
+	}
+	cmd.Flags().SetInterspersed(false)
+	f.register(cmd.Flags(), a, providers.FallbackAuto)
+	return cmd
+}

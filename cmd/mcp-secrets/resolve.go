@@ -1,0 +1,189 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/mcp-secrets/mcp-secrets/injector"
+	"github.com/mcp-secrets/mcp-secrets/injector/redact"
+	"github.com/mcp-secrets/mcp-secrets/providers"
+	"github.com/mcp-secrets/mcp-secrets/providers/dotenv"
+	"github.com/mcp-secrets/mcp-secrets/providers/env"
+	"github.com/mcp-secrets/mcp-secrets/providers/file"
+)
+
+// resolveFlags are the flags of every command that resolves references.
+type resolveFlags struct {
+	envFiles        []string
+	defaultProvider string
+	fallback        string
+	timeout         time.Duration
+	keepEnv         []string
+	cleanEnv        bool
+	allowSecretArgs bool
+}
+
+func (f *resolveFlags) register(fs *pflag.FlagSet, a *app, fallback providers.Fallback) {
+	fs.StringArrayVar(&f.envFiles, "env-file", nil, "dotenv `file` of variables for the child (values may be references); repeatable, later files win; default for lookups: ./.env")
+	fs.StringVar(&f.defaultProvider, "default-provider", cmp.Or(a.getenv("MCP_SECRETS_DEFAULT_PROVIDER"), "dotenv"), "provider of references that name none (env MCP_SECRETS_DEFAULT_PROVIDER)")
+	fs.StringVar(&f.fallback, "fallback", cmp.Or(a.getenv("MCP_SECRETS_FALLBACK"), string(fallback)), "auto: providers not configured here take the value from the dotenv file; off; only: never contact a provider (env MCP_SECRETS_FALLBACK)")
+	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "timeout of each fetch from a provider")
+	fs.StringArrayVar(&f.keepEnv, "keep-env", nil, "pass this `variable` of the launcher to the child even if it is a provider credential; repeatable")
+	fs.BoolVar(&f.cleanEnv, "clean-env", false, "start the child's environment empty, plus --keep-env names, --env-file variables and resolved references")
+	fs.BoolVar(&f.allowSecretArgs, "allow-secret-args", false, "allow references in the command's arguments (visible to every user in /proc/PID/cmdline)")
+}
+
+// session holds what resolution needs, and can resolve again after a change.
+type session struct {
+	a        *app
+	flags    *resolveFlags
+	argv     []string
+	files    *dotenv.Files
+	resolver *providers.Resolver
+}
+
+func (a *app) newSession(f *resolveFlags, argv []string) (*session, error) {
+	fb, err := providers.ParseFallback(f.fallback)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	if err := injector.CheckArgs(argv, f.allowSecretArgs); err != nil {
+		return nil, err
+	}
+	paths := f.envFiles
+	if len(paths) == 0 {
+		paths = []string{".env"}
+	}
+	files, err := dotenv.NewFiles(paths...)
+	if err != nil {
+		return nil, err
+	}
+	s := &session{a: a, flags: f, argv: argv, files: files}
+	s.resolver = &providers.Resolver{
+		Providers: a.providers(files),
+		Default:   f.defaultProvider,
+		Fallback:  fb,
+		Dotenv:    files,
+		Timeout:   f.timeout,
+		Log:       a.log,
+	}
+	return s, nil
+}
+
+// providers are every provider by name. Constructors are cheap: each cloud
+// provider builds its SDK client on first use, so a launch that needs none
+// pays nothing for it.
+func (a *app) providers(files *dotenv.Files) map[string]providers.Provider {
+	environ := map[string]string{}
+	for _, kv := range a.environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			environ[k] = v
+		}
+	}
+	return map[string]providers.Provider{
+		"env":    env.Provider(environ),
+		"dotenv": files,
+		"file":   file.Provider{},
+		"aws":    a.awsProvider(),
+		"vault":  a.vaultProvider(),
+		"azure":  a.azureProvider(),
+	}
+}
+
+// resolution is one resolution's outcome: the child's argv and environment,
+// and where each value came from.
+type resolution struct {
+	argv     []string
+	env      []string
+	resolved []providers.Resolved // variables, then arguments
+}
+
+// resolve reads the env files again and resolves every reference. The
+// values it returns are redacted from the launcher's output from then on.
+// On failure the resolution holds only the variables that resolved.
+func (s *session) resolve(ctx context.Context) (*resolution, error) {
+	fileVars, err := s.envFileVars()
+	if err != nil {
+		return nil, err
+	}
+	var vars []providers.Var
+	set := map[string]bool{}
+	for _, kv := range slices.Sorted(slices.Values(s.a.environ)) {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			continue
+		}
+		set[k] = true
+		if providers.HasRef(v) {
+			vars = append(vars, providers.Var{Name: k, Value: v})
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(fileVars)) {
+		if v := fileVars[k]; !set[k] && providers.HasRef(v) {
+			vars = append(vars, providers.Var{Name: k, Value: v})
+		}
+	}
+	var argRefs []int
+	for i, arg := range s.argv {
+		if providers.HasRef(arg) {
+			argRefs = append(argRefs, i)
+			vars = append(vars, providers.Var{Name: fmt.Sprintf("argument %d", i), Value: arg})
+		}
+	}
+	resolved, err := s.resolver.Resolve(ctx, vars)
+	s.redactAll(resolved)
+	if err != nil {
+		return &resolution{resolved: resolved}, err // what did resolve, for check's table
+	}
+	r := &resolution{argv: slices.Clone(s.argv), resolved: resolved}
+	nvars := len(resolved) - len(argRefs)
+	for j, i := range argRefs {
+		r.argv[i] = resolved[nvars+j].Value.Reveal()
+	}
+	r.env = injector.ChildEnv(s.a.environ, fileVars, resolved[:nvars], injector.EnvOptions{Clean: s.flags.cleanEnv, Keep: s.flags.keepEnv})
+	return r, nil
+}
+
+// envFileVars are the variables of --env-file. Without the flag, ./.env
+// only answers lookups: its variables are not all handed to the child.
+func (s *session) envFileVars() (map[string]string, error) {
+	if len(s.flags.envFiles) == 0 {
+		return nil, nil
+	}
+	vars, err := s.files.Vars()
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, providers.Errorf(providers.ErrConfig, "--env-file: %w", err)
+	case err != nil:
+		return nil, fmt.Errorf("--env-file: %w", err)
+	}
+	return vars, nil
+}
+
+// redactAll makes every resolved value one the launcher's output hides.
+func (s *session) redactAll(resolved []providers.Resolved) {
+	secrets := make([]redact.Secret, 0, len(resolved))
+	for _, r := range resolved {
+		secrets = append(secrets, redact.Secret{Name: r.Name, Value: r.Value.Reveal()})
+	}
+	s.a.redact.Store(redact.New(secrets))
+	for _, name := range s.a.redact.Load().Skipped() {
+		s.a.log.Warn("value too short to redact from output", "variable", name, "min_length", redact.MinLen)
+	}
+}
+
+// unbuilt is a provider this build does not have yet.
+type unbuilt string
+
+func (u unbuilt) Fetch(context.Context, providers.Ref) (providers.Secret, error) {
+	return providers.Secret{}, providers.Errorf(providers.ErrConfig, "provider %s is not in this build", string(u))
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/mcp-secrets/mcp-secrets/injector"
+	"github.com/mcp-secrets/mcp-secrets/providers"
+)
+
+type runFlags struct {
+	resolveFlags
+	stopSignal  string
+	stopTimeout time.Duration
+}
+
+func (a *app) runCmd() *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run [flags] -- COMMAND [ARG...]",
+		Short: "Resolve references, start COMMAND with the values, supervise it and restart it when a secret rotates",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageError{fmt.Errorf("run: no command given: %s", cmd.UseLine())}
+			}
+			return a.runChild(cmd.Context(), &f, args)
+		},
+	}
+	fs := cmd.Flags()
+	fs.SetInterspersed(false)
+	f.register(fs, a, providers.FallbackAuto)
+	fs.StringVar(&f.stopSignal, "stop-signal", "SIGTERM", "signal that asks the child's process group to stop")
+	fs.DurationVar(&f.stopTimeout, "stop-timeout", 10*time.Second, "time the child has to stop before SIGKILL to its group")
+	return cmd
+}
+
+func (a *app) runChild(ctx context.Context, f *runFlags, argv []string) error {
+	stopSig, err := parseSignal(f.stopSignal)
+	if err != nil {
+		return err
+	}
+	sess, err := a.newSession(&f.resolveFlags, argv)
+	if err != nil {
+		return err
+	}
+	res, err := resolveInterruptibly(ctx, sess)
+	if err != nil {
+		return err
+	}
+	if err := injector.NoDumps(); err != nil {
+		a.log.Warn("could not turn off core dumps", "err", err)
+	}
+	reap := os.Getpid() == 1
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, injector.Signals(reap)...)
+	defer signal.Stop(sigs)
+	sup := &injector.Supervisor{
+		Spec: injector.Spec{
+			Argv:        res.argv,
+			OwnGroup:    !injector.IsTerminal(a.stdin),
+			StopSignal:  stopSig,
+			StopTimeout: f.stopTimeout,
+		},
+		Stdin: a.stdin, Stdout: a.stdout, Stderr: a.stderr,
+		Log:  a.log,
+		Reap: reap,
+	}
+	code, err := sup.Run(ctx, res.env, nil, sigs)
+	if err != nil {
+		return err
+	}
+	return exitError{code}
+}
+
+// resolveInterruptibly resolves, giving up if the launcher is told to stop
+// meanwhile: a client that gives up on a slow provider must not wait for it.
+func resolveInterruptibly(ctx context.Context, sess *session) (*resolution, error) {
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer stop()
+	return sess.resolve(ctx)
+}
+
+// parseSignal reads a signal name (SIGTERM, TERM) or number.
+func parseSignal(s string) (syscall.Signal, error) {
+	var n int
+	if _, err := fmt.Sscanf(s, "%d", &n); err == nil && n > 0 && n < 65 {
+		return syscall.Signal(n), nil
+	}
+	name := s
+	if len(name) < 3 || name[:3] != "SIG" {
+		name = "SIG" + name
+	}
+	if sig := unix.SignalNum(name); sig != 0 {
+		return sig, nil
+	}
+	return 0, usageError{fmt.Errorf("--stop-signal %q: not a signal", s)}
+}
