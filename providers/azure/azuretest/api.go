@@ -1,7 +1,6 @@
 package azuretest
 
 import (
-	"bufio"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -90,13 +89,13 @@ func (s *Server) runHook(w http.ResponseWriter, req Request) bool {
 func (s *Server) getSecret(v *Vault, w http.ResponseWriter, r *http.Request) {
 	name, id := r.PathValue("name"), r.PathValue("version")
 	s.mu.Lock()
-	var ver *version
+	var ver *secretVersion
 	var canonical string
 	if sec := v.secrets[strings.ToLower(name)]; sec != nil {
 		canonical = sec.name
 		if id == "" {
 			ver = sec.versions[len(sec.versions)-1]
-		} else if i := slices.IndexFunc(sec.versions, func(x *version) bool { return strings.EqualFold(x.id, id) }); i >= 0 {
+		} else if i := slices.IndexFunc(sec.versions, func(x *secretVersion) bool { return strings.EqualFold(x.id, id) }); i >= 0 {
 			ver = sec.versions[i]
 		}
 	}
@@ -131,7 +130,7 @@ func (s *Server) setSecret(v *Vault, w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "BadParameter", "", "The secret value is required.")
 		return
 	}
-	ver := &version{
+	ver := &secretVersion{
 		value:       *p.Value,
 		contentType: p.ContentType,
 		tags:        p.Tags,
@@ -238,11 +237,11 @@ func (s *Server) tunnel(w http.ResponseWriter, r *http.Request) {
 	if _, err := io.WriteString(conn, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
 		return
 	}
-	go copyThenCloseWrite(up, buf.Reader)
+	go copyThenCloseWrite(up, buf)
 	io.Copy(conn, up) // ends when the TLS server closes, e.g. on Stop
 }
 
-func copyThenCloseWrite(dst net.Conn, src *bufio.Reader) {
+func copyThenCloseWrite(dst net.Conn, src io.Reader) {
 	io.Copy(dst, src)
 	if c, ok := dst.(*net.TCPConn); ok {
 		c.CloseWrite()
@@ -297,7 +296,7 @@ func secretID(host, name, ver string) string {
 	return id
 }
 
-func (ver *version) bundle(id string, withValue bool) bundle {
+func (ver *secretVersion) bundle(id string, withValue bool) bundle {
 	b := bundle{
 		ID:          id,
 		ContentType: ver.contentType,

@@ -185,6 +185,7 @@ func (s *Server) vaultByHost(hostport string) *Vault {
 
 func (s *Server) serve(api, side net.Listener) {
 	quiet := log.New(io.Discard, "", 0) // clients dropping idle connections are no news
+	// A clone each time: ServeTLS adds "h2" to the config it is given.
 	s.api = &http.Server{Handler: s.routes(), TLSConfig: s.tlsConfig.Clone(), ErrorLog: quiet}
 	s.side = &http.Server{Handler: http.HandlerFunc(s.serveSide), ErrorLog: quiet}
 	go s.api.ServeTLS(api, "", "")
@@ -342,12 +343,12 @@ type Vault struct {
 }
 
 type secret struct {
-	name     string     // as first created
-	versions []*version // in creation order; the last is the latest
+	name     string           // as first created
+	versions []*secretVersion // in creation order; the last is the latest
 }
 
 // A version never changes once created, so it may be read without the lock.
-type version struct {
+type secretVersion struct {
 	id, value, contentType string
 	tags                   map[string]string
 	enabled                bool
@@ -378,14 +379,14 @@ func (v *Vault) Set(name, value string) string {
 	if !validName(name) {
 		panic(fmt.Sprintf("azuretest: invalid secret name %q", name))
 	}
-	ver := &version{value: value, enabled: true}
+	ver := &secretVersion{value: value, enabled: true}
 	v.put(name, ver)
 	return ver.id
 }
 
 // put adds ver, giving it an id, and returns the secret's name as first
 // created.
-func (v *Vault) put(name string, ver *version) string {
+func (v *Vault) put(name string, ver *secretVersion) string {
 	ver.id = newVersionID()
 	ver.created = time.Now().Unix()
 	v.srv.mu.Lock()

@@ -219,7 +219,7 @@ func TestErrors(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
-		setup  func(*Server)
+		setup  func(*testing.T, *Server)
 		call   func(context.Context, *azsecrets.Client) error
 		status int
 		code   string
@@ -227,10 +227,10 @@ func TestErrors(t *testing.T) {
 		{"missing secret", nil, get("nope", ""), http.StatusNotFound, "SecretNotFound"},
 		{"missing version", nil, get("db", strings.Repeat("0", 32)), http.StatusNotFound, "SecretNotFound"},
 		{"invalid name", nil, get("bad_name", ""), http.StatusBadRequest, "BadParameter"},
-		{"denied secret", func(s *Server) { s.Deny("db") }, get("db", ""), http.StatusForbidden, "Forbidden"},
-		{"denied vault", func(s *Server) { s.DenyAll(true) }, list, http.StatusForbidden, "Forbidden"},
-		{"allowed again", func(s *Server) { s.Deny("db"); s.Allow("db") }, get("db", ""), http.StatusOK, ""},
-		{"disabled secret", func(s *Server) {
+		{"denied secret", func(t *testing.T, s *Server) { s.Deny("db") }, get("db", ""), http.StatusForbidden, "Forbidden"},
+		{"denied vault", func(t *testing.T, s *Server) { s.DenyAll(true) }, list, http.StatusForbidden, "Forbidden"},
+		{"allowed again", func(t *testing.T, s *Server) { s.Deny("db"); s.Allow("db") }, get("db", ""), http.StatusOK, ""},
+		{"disabled secret", func(t *testing.T, s *Server) {
 			_, err := s.Client(t).SetSecret(t.Context(), "db", azsecrets.SetSecretParameters{
 				Value: to.Ptr("off"), SecretAttributes: &azsecrets.SecretAttributes{Enabled: to.Ptr(false)},
 			}, nil)
@@ -244,7 +244,7 @@ func TestErrors(t *testing.T) {
 			s := New(t, Options{})
 			s.Set("db", "pw")
 			if tc.setup != nil {
-				tc.setup(s)
+				tc.setup(t, s)
 			}
 			err := tc.call(t.Context(), s.Client(t))
 			if tc.status == http.StatusOK {
