@@ -179,7 +179,10 @@ func parseRef(s string, start int) (Ref, int, error) {
 		}
 	}
 	if end < 0 {
-		return fail(len(s)-1, `missing closing ">"`)
+		// Where the reference starts says more than where the value ends.
+		_, _, err := fail(len(s)-1, `missing closing ">"`)
+		err.(*SyntaxError).Column = utf8.RuneCountInString(s[:start]) + 1
+		return Ref{}, 0, err
 	}
 	text := s[body:end]
 	var r Ref

@@ -25,10 +25,21 @@ import (
 // file's content: godotenv's own messages quote it.
 func Parse(data []byte) (map[string]string, error) {
 	m, err := godotenv.UnmarshalBytes(data)
-	if err == nil {
+	var why string
+	switch {
+	case err != nil:
+		why = reason(err)
+	case hasEmptyName(m):
+		why = `a line without "NAME="` // godotenv takes it for an empty name
+	default:
 		return m, nil
 	}
-	return nil, fmt.Errorf("line %d: %w: %s", errorLine(data), providers.ErrMalformed, reason(err))
+	return nil, fmt.Errorf("line %d: %w: %s", errorLine(data), providers.ErrMalformed, why)
+}
+
+func hasEmptyName(m map[string]string) bool {
+	_, ok := m[""]
+	return ok
 }
 
 // errorLine is the line where the first entry that does not parse starts:
@@ -37,7 +48,7 @@ func errorLine(data []byte) int {
 	lines := bytes.SplitAfter(data, []byte("\n"))
 	good := 0
 	for n := 1; n <= len(lines); n++ {
-		if _, err := godotenv.UnmarshalBytes(bytes.Join(lines[:n], nil)); err == nil {
+		if m, err := godotenv.UnmarshalBytes(bytes.Join(lines[:n], nil)); err == nil && !hasEmptyName(m) {
 			good = n
 		}
 	}
