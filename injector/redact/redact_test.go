@@ -19,7 +19,7 @@ func TestText(t *testing.T) {
 		{"sk-abcdef123sk-abcdef123", "[REDACTED:API_KEY][REDACTED:API_KEY]"},
 		{"sk-abcdef12 (almost)", "sk-abcdef12 (almost)"},
 		{`pw p@ss"w\rd<&> end`, "pw [REDACTED:DB] end"},
-		{`"p@ss\"w\\rd<&>"`, `"[REDACTED:DB]"`},                  // JSON-escaped, as JavaScript writes it
+		{`"p@ss\"w\\rd<&>"`, `"[REDACTED:DB]"`},                // JSON-escaped, as JavaScript writes it
 		{`"p@ss\"w\\rd\u003c\u0026\u003e"`, `"[REDACTED:DB]"`}, // as Go writes it
 		{"pin 1234 is too short to redact", "pin 1234 is too short to redact"},
 	}
