@@ -12,7 +12,6 @@ import (
 
 // Spec says how to start and stop a child.
 type Spec struct {
-	Argv []string
 	// OwnGroup puts the child in a process group of its own, so a stop
 	// reaches its whole tree. Not when stdin is a terminal: job control
 	// needs the child in the foreground group.
@@ -45,11 +44,11 @@ type stdio struct {
 // start starts a child. The caller must run it on a thread that outlives the
 // child (the supervisor loop's locked thread): Pdeathsig fires when the
 // starting thread exits, not the process.
-func start(spec Spec, env []string, io stdio, exited chan<- *child) (*child, error) {
+func start(spec Spec, l Launch, io stdio, exited chan<- *child) (*child, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &child{cancel: cancel, done: make(chan struct{})}
-	cmd := exec.CommandContext(ctx, spec.Argv[0], spec.Argv[1:]...)
-	cmd.Env = env
+	cmd := exec.CommandContext(ctx, l.Argv[0], l.Argv[1:]...)
+	cmd.Env = l.Env
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = io.in, io.out, io.err
 	cmd.SysProcAttr = sysProcAttr(spec.OwnGroup)
 	// Cancel sends the stop signal to the group; WaitDelay later kills the
@@ -73,7 +72,8 @@ func (c *child) wait(ctx context.Context, spec Spec, exited chan<- *child) {
 	err := c.cmd.Wait()
 	c.status = exitStatus(c.cmd.ProcessState)
 	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) && !errors.Is(err, exec.ErrWaitDelay) {
+	// A stopped child's Wait reports the canceled context: that is the stop.
+	if err != nil && !errors.As(err, &ee) && !errors.Is(err, exec.ErrWaitDelay) && !errors.Is(err, context.Canceled) {
 		c.err = err
 	}
 	c.reapGroup(ctx, spec)

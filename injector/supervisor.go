@@ -56,10 +56,15 @@ type StartError struct{ Err error }
 func (e *StartError) Error() string { return fmt.Sprintf("starting the child: %v", e.Err) }
 func (e *StartError) Unwrap() error { return e.Err }
 
-// Run starts the child with env and supervises it until it ends, returning
-// its exit status. A value on updates restarts the child with that
-// environment. Canceling ctx stops the child.
-func (s *Supervisor) Run(ctx context.Context, env []string, updates <-chan []string, signals <-chan os.Signal) (int, error) {
+// Launch is what a child starts with.
+type Launch struct {
+	Argv, Env []string
+}
+
+// Run starts the child with launch and supervises it until it ends,
+// returning its exit status. A value on updates restarts the child with it.
+// Canceling ctx stops the child.
+func (s *Supervisor) Run(ctx context.Context, launch Launch, updates <-chan Launch, signals <-chan os.Signal) (int, error) {
 	// Children are started from this thread, which stays put until they are
 	// gone: Pdeathsig fires when the starting thread exits.
 	runtime.LockOSThread()
@@ -67,13 +72,13 @@ func (s *Supervisor) Run(ctx context.Context, env []string, updates <-chan []str
 
 	exited := make(chan *child)
 	stdio := stdio{in: s.Stdin, out: s.Stdout, err: s.Stderr}
-	cur, err := start(s.Spec, env, stdio, exited)
+	cur, err := start(s.Spec, launch, stdio, exited)
 	if err != nil {
 		return 0, &StartError{err}
 	}
 	s.Log.Debug("child started", "pid", cur.cmd.Process.Pid)
 	st := running
-	var next []string // the environment the child restarts with
+	var next Launch // what the child restarts with
 	var restartAt time.Time
 	for {
 		select {
@@ -91,14 +96,13 @@ func (s *Supervisor) Run(ctx context.Context, env []string, updates <-chan []str
 			if err != nil {
 				return 0, &StartError{err}
 			}
-			next = nil
 			st = running
 			s.Log.Info("restart finished", "pid", cur.cmd.Process.Pid, "took", time.Since(restartAt).Round(time.Millisecond))
-		case env := <-updates:
+		case l := <-updates:
 			if st == stopping {
 				continue
 			}
-			next = env
+			next = l
 			if st == running {
 				st = restarting
 				restartAt = time.Now()

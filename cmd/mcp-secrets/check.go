@@ -22,7 +22,7 @@ func (a *app) checkCmd() *cobra.Command {
 			}
 			res, err := sess.resolve(cmd.Context())
 			if res != nil {
-				a.printTable(res.resolved)
+				a.printTable(res.Resolved)
 			}
 			return err
 		},

@@ -26,7 +26,7 @@ func (a *app) execCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return injector.Exec(res.argv, res.env)
+			return injector.Exec(res.Launch.Argv, res.Launch.Env)
 		},
 	}
 	cmd.Flags().SetInterspersed(false)

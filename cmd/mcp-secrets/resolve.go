@@ -19,6 +19,7 @@ import (
 	"github.com/mcp-secrets/mcp-secrets/providers/dotenv"
 	"github.com/mcp-secrets/mcp-secrets/providers/env"
 	"github.com/mcp-secrets/mcp-secrets/providers/file"
+	"github.com/mcp-secrets/mcp-secrets/rotation"
 )
 
 // resolveFlags are the flags of every command that resolves references.
@@ -49,6 +50,7 @@ type session struct {
 	argv     []string
 	files    *dotenv.Files
 	resolver *providers.Resolver
+	previous []redact.Secret // the values of the last resolution
 }
 
 func (a *app) newSession(f *resolveFlags, argv []string) (*session, error) {
@@ -99,18 +101,10 @@ func (a *app) providers(files *dotenv.Files) map[string]providers.Provider {
 	}
 }
 
-// resolution is one resolution's outcome: the child's argv and environment,
-// and where each value came from.
-type resolution struct {
-	argv     []string
-	env      []string
-	resolved []providers.Resolved // variables, then arguments
-}
-
 // resolve reads the env files again and resolves every reference. The
 // values it returns are redacted from the launcher's output from then on.
 // On failure the resolution holds only the variables that resolved.
-func (s *session) resolve(ctx context.Context) (*resolution, error) {
+func (s *session) resolve(ctx context.Context) (*rotation.Resolution, error) {
 	fileVars, err := s.envFileVars()
 	if err != nil {
 		return nil, err
@@ -142,14 +136,14 @@ func (s *session) resolve(ctx context.Context) (*resolution, error) {
 	resolved, err := s.resolver.Resolve(ctx, vars)
 	s.redactAll(resolved)
 	if err != nil {
-		return &resolution{resolved: resolved}, err // what did resolve, for check's table
+		return &rotation.Resolution{Resolved: resolved}, err // what did resolve, for check's table
 	}
-	r := &resolution{argv: slices.Clone(s.argv), resolved: resolved}
+	r := &rotation.Resolution{Launch: injector.Launch{Argv: slices.Clone(s.argv)}, Resolved: resolved}
 	nvars := len(resolved) - len(argRefs)
 	for j, i := range argRefs {
-		r.argv[i] = resolved[nvars+j].Value.Reveal()
+		r.Launch.Argv[i] = resolved[nvars+j].Value.Reveal()
 	}
-	r.env = injector.ChildEnv(s.a.environ, fileVars, resolved[:nvars], injector.EnvOptions{Clean: s.flags.cleanEnv, Keep: s.flags.keepEnv})
+	r.Launch.Env = injector.ChildEnv(s.a.environ, fileVars, resolved[:nvars], injector.EnvOptions{Clean: s.flags.cleanEnv, Keep: s.flags.keepEnv})
 	return r, nil
 }
 
@@ -169,13 +163,15 @@ func (s *session) envFileVars() (map[string]string, error) {
 	return vars, nil
 }
 
-// redactAll makes every resolved value one the launcher's output hides.
+// redactAll makes every resolved value, and those of the resolution before
+// (an old child may still print them), ones the launcher's output hides.
 func (s *session) redactAll(resolved []providers.Resolved) {
 	secrets := make([]redact.Secret, 0, len(resolved))
 	for _, r := range resolved {
 		secrets = append(secrets, redact.Secret{Name: r.Name, Value: r.Value.Reveal()})
 	}
-	s.a.redact.Store(redact.New(secrets))
+	s.a.redact.Store(redact.New(append(secrets, s.previous...)))
+	s.previous = secrets
 	for _, name := range s.a.redact.Load().Skipped() {
 		s.a.log.Warn("value too short to redact from output", "variable", name, "min_length", redact.MinLen)
 	}

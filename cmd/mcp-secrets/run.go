@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -13,12 +14,17 @@ import (
 
 	"github.com/mcp-secrets/mcp-secrets/injector"
 	"github.com/mcp-secrets/mcp-secrets/providers"
+	"github.com/mcp-secrets/mcp-secrets/rotation"
 )
 
 type runFlags struct {
 	resolveFlags
-	stopSignal  string
-	stopTimeout time.Duration
+	stopSignal   string
+	stopTimeout  time.Duration
+	watch        bool
+	pollInterval time.Duration
+	debounce     time.Duration
+	debounceMax  time.Duration
 }
 
 func (a *app) runCmd() *cobra.Command {
@@ -38,6 +44,10 @@ func (a *app) runCmd() *cobra.Command {
 	f.register(fs, a, providers.FallbackAuto)
 	fs.StringVar(&f.stopSignal, "stop-signal", "SIGTERM", "signal that asks the child's process group to stop")
 	fs.DurationVar(&f.stopTimeout, "stop-timeout", 10*time.Second, "time the child has to stop before SIGKILL to its group")
+	fs.BoolVar(&f.watch, "watch", true, "watch the secrets and restart the child when one really changes")
+	fs.DurationVar(&f.pollInterval, "poll-interval", 60*time.Second, "how often each store is asked for the versions of its secrets (±10%)")
+	fs.DurationVar(&f.debounce, "debounce", 500*time.Millisecond, "restart once no change has arrived for this long")
+	fs.DurationVar(&f.debounceMax, "debounce-max", 5*time.Second, "but never later than this after the first change")
 	return cmd
 }
 
@@ -50,6 +60,9 @@ func (a *app) runChild(ctx context.Context, f *runFlags, argv []string) error {
 	if err != nil {
 		return err
 	}
+	stores := sess.resolver.Providers
+	cache := &rotation.Cache{}
+	sess.resolver.Providers = cache.Wrap(stores)
 	res, err := resolveInterruptibly(ctx, sess)
 	if err != nil {
 		return err
@@ -63,7 +76,6 @@ func (a *app) runChild(ctx context.Context, f *runFlags, argv []string) error {
 	defer signal.Stop(sigs)
 	sup := &injector.Supervisor{
 		Spec: injector.Spec{
-			Argv:        res.argv,
 			OwnGroup:    !injector.IsTerminal(a.stdin),
 			StopSignal:  stopSig,
 			StopTimeout: f.stopTimeout,
@@ -72,7 +84,26 @@ func (a *app) runChild(ctx context.Context, f *runFlags, argv []string) error {
 		Log:  a.log,
 		Reap: reap,
 	}
-	code, err := sup.Run(ctx, res.env, nil, sigs)
+	updates := make(chan injector.Launch)
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	if f.watch {
+		w := &rotation.Watcher{
+			Resolve:     sess.resolve,
+			Providers:   stores,
+			Cache:       cache,
+			Files:       sess.files.Paths(),
+			Interval:    f.pollInterval,
+			Debounce:    f.debounce,
+			DebounceMax: f.debounceMax,
+			Log:         a.log,
+			Updates:     updates,
+		}
+		wg.Go(func() { w.Run(ctx, res) })
+	}
+	code, err := sup.Run(ctx, res.Launch, updates, sigs)
+	cancel()
+	wg.Wait()
 	if err != nil {
 		return err
 	}
@@ -81,7 +112,7 @@ func (a *app) runChild(ctx context.Context, f *runFlags, argv []string) error {
 
 // resolveInterruptibly resolves, giving up if the launcher is told to stop
 // meanwhile: a client that gives up on a slow provider must not wait for it.
-func resolveInterruptibly(ctx context.Context, sess *session) (*resolution, error) {
+func resolveInterruptibly(ctx context.Context, sess *session) (*rotation.Resolution, error) {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer stop()
 	return sess.resolve(ctx)
