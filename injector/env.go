@@ -24,6 +24,7 @@ var Credentials = []string{
 	// Azure
 	"AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PASSWORD", "AZURE_PASSWORD",
 	"AZURE_FEDERATED_TOKEN_FILE",
+	"IDENTITY_HEADER", "MSI_SECRET", // with the identity endpoint, they get tokens for the managed identity
 	// serve's own bearer token
 	"MCP_SECRETS_AUTH_TOKEN",
 }

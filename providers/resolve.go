@@ -67,7 +67,7 @@ type Resolver struct {
 	Default   string // provider of references without one
 	Fallback  Fallback
 	Dotenv    Lookup
-	Parallel  int           // concurrent fetches; <= 0 means 16
+	Parallel  int           // concurrent fetches; <= 0 means 64
 	Timeout   time.Duration // per fetch; 0 means none
 	Log       *slog.Logger
 }
@@ -146,7 +146,7 @@ type fetch struct {
 }
 
 func (r *Resolver) fetchAll(ctx context.Context, keys map[Key]*fetch) {
-	n := cmp.Or(r.Parallel, 16)
+	n := cmp.Or(r.Parallel, 64)
 	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
 	for _, f := range keys {

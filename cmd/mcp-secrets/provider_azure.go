@@ -1,6 +1,11 @@
 package main
 
-import "github.com/mcp-secrets/mcp-secrets/providers"
+import (
+	"github.com/mcp-secrets/mcp-secrets/providers"
+	"github.com/mcp-secrets/mcp-secrets/providers/azure"
+)
 
-// azureProvider answers $<azure:...>. Placeholder until providers/azure lands.
-func (a *app) azureProvider() providers.Provider { return unbuilt("azure") }
+// azureProvider answers $<azure:...>.
+func (a *app) azureProvider() providers.Provider {
+	return azure.New(azure.Options{Getenv: a.getenv, Log: a.log})
+}
