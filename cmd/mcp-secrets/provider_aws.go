@@ -1,6 +1,11 @@
 package main
 
-import "github.com/mcp-secrets/mcp-secrets/providers"
+import (
+	"github.com/mcp-secrets/mcp-secrets/providers"
+	"github.com/mcp-secrets/mcp-secrets/providers/aws"
+)
 
-// awsProvider answers $<aws:...>. Placeholder until providers/aws lands.
-func (a *app) awsProvider() providers.Provider { return unbuilt("aws") }
+// awsProvider answers $<aws:...> from AWS Secrets Manager.
+func (a *app) awsProvider() providers.Provider {
+	return aws.New(aws.Options{Getenv: a.getenv, Log: a.log})
+}

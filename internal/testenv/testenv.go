@@ -13,14 +13,18 @@
 // dies if the test binary itself is killed (e.g. by -timeout) before cleanup
 // runs. Nothing here writes secrets to disk besides what the servers store in
 // their own temp dirs, which are removed on cleanup.
+//
+// Linux only: it relies on process groups, Pdeathsig and /proc.
 package testenv
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -149,8 +153,9 @@ func (p *proc) exited() bool {
 	}
 }
 
-// kill SIGKILLs the whole process group and waits for the leader to be
-// reaped. Children of the leader die with the group.
+// kill SIGKILLs the whole process group, waits for the leader to be reaped
+// and, briefly, for the rest of the group to die too, so ports and files are
+// released when cleanup returns.
 func (p *proc) kill() {
 	_ = syscall.Kill(-p.pid(), syscall.SIGKILL)
 	select {
@@ -158,6 +163,41 @@ func (p *proc) kill() {
 	case <-time.After(10 * time.Second):
 		// The kernel does not take this long to kill; nothing more to do.
 	}
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(pollEvery) {
+		if !groupLive(p.pid()) {
+			return
+		}
+	}
+}
+
+// groupLive reports whether process group pgid has a member that is not a
+// zombie. Killed orphans stay zombies until init reaps them, which can take
+// a second (observed: PID 1 of this sandbox reaps about once a second); a
+// zombie holds no port or file, so it does not count.
+func groupLive(pgid int) bool {
+	if errors.Is(syscall.Kill(-pgid, 0), syscall.ESRCH) {
+		return false
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return true // cannot tell: assume the worst
+	}
+	want := strconv.Itoa(pgid)
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue // exited meanwhile
+		}
+		// pid (comm) state ppid pgrp ...; comm may contain spaces and ')'.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) > 2 && f[2] == want && f[0] != "Z" {
+			return true
+		}
+	}
+	return false
 }
 
 // exitError describes an early exit, with the output tail for the reason.

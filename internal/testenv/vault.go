@@ -1,7 +1,12 @@
 package testenv
 
-// Start times observed on the 2-core dev machine (Vault v1.21.0 built from
-// tools/vault): STARTTIMES_VAULT
+// Start times observed on the 2-core machine, Vault v1.21.0 from tools/vault,
+// with other sessions loading it (load average 6-7):
+//   - Vault (dev): 250-750 ms to /v1/sys/health 200 (typically ~400 ms; the
+//     first start after the build, page cache cold, 700 ms; one 1.5 s outlier).
+//   - VaultFile: start + init + unseal + KV v2 mount 330-880 ms.
+//   - VaultFile Start (restart + unseal, same port): 290-400 ms, once 1.1 s.
+//   - Stop (SIGKILL, reaped): 10-15 ms.
 
 import (
 	"context"
@@ -44,7 +49,7 @@ type VaultServer struct {
 	home string // HOME of the server: a temp dir, so nothing lands in the real one
 	port int
 	file bool   // VaultFile: file storage, survives Stop/Start
-	conf string // VaultFile: config path
+	conf string // config file: the whole config (VaultFile) or merged into -dev
 
 	mu        sync.Mutex
 	proc      *proc
@@ -58,9 +63,17 @@ func Vault(t testing.TB) *VaultServer {
 	t.Helper()
 	v := &VaultServer{Token: "root", bin: vaultBin(t), home: t.TempDir()}
 	t.Cleanup(v.Stop)
+	v.checkClient(t)
 	begin := time.Now()
+	v.conf = filepath.Join(v.home, "vault.hcl")
 	err := startRetryingPort(func(port int) error {
 		v.setPort(port)
+		// Merged into the dev config: without it the dev server also binds a
+		// cluster listener on PORT+1, a port FreePort never checked.
+		conf := fmt.Sprintf("disable_clustering = true\napi_addr = %q\n", v.Addr)
+		if err := os.WriteFile(v.conf, []byte(conf), 0o600); err != nil {
+			return err
+		}
 		return v.launch(context.Background(), func(code int) bool { return code == http.StatusOK })
 	})
 	if err != nil {
@@ -77,6 +90,7 @@ func VaultFile(t testing.TB) *VaultServer {
 	t.Helper()
 	v := &VaultServer{bin: vaultBin(t), home: t.TempDir(), file: true}
 	t.Cleanup(v.Stop)
+	v.checkClient(t)
 	v.conf = filepath.Join(v.home, "vault.hcl")
 	begin := time.Now()
 	err := startRetryingPort(func(port int) error {
@@ -90,7 +104,9 @@ listener "tcp" {
 }
 api_addr      = "http://127.0.0.1:%d"
 disable_mlock = true # mlock needs CAP_IPC_LOCK and a memlock limit containers rarely give
-ui            = false
+# Else a cluster listener takes PORT+1 while sealed, a port FreePort never checked.
+disable_clustering = true
+ui                 = false
 `, filepath.Join(v.home, "data"), port, port)
 		if err := os.WriteFile(v.conf, []byte(conf), 0o600); err != nil {
 			return err
@@ -102,11 +118,14 @@ ui            = false
 		t.Fatalf("testenv: vault file server: %v", err)
 	}
 	c := v.Client()
-	init, err := c.Sys().Init(&api.InitRequest{SecretShares: 1, SecretThreshold: 1})
+	keys, err := c.Sys().Init(&api.InitRequest{SecretShares: 1, SecretThreshold: 1})
 	if err != nil {
 		t.Fatalf("testenv: vault operator init: %v\n%s", err, v.outputTail())
 	}
-	v.Token, v.unsealKey = init.RootToken, init.Keys[0]
+	if len(keys.Keys) != 1 || keys.RootToken == "" {
+		t.Fatalf("testenv: vault operator init answered %d keys and root token %t", len(keys.Keys), keys.RootToken != "")
+	}
+	v.Token, v.unsealKey = keys.RootToken, keys.Keys[0]
 	if err := v.unseal(context.Background()); err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
@@ -119,6 +138,16 @@ ui            = false
 	}
 	t.Logf("testenv: vault file server at %s initialized and unsealed in %v", v.Addr, time.Since(begin).Round(time.Millisecond))
 	return v
+}
+
+// checkClient fails the test early when no client can be built, so Client
+// need not return an error.
+func (v *VaultServer) checkClient(t testing.TB) {
+	t.Helper()
+	v.setPort(1) // any valid address: only the environment is being checked
+	if _, err := v.newClient(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // vaultBin finds the Vault binary: $MCP_SECRETS_VAULT_BIN, else vault on PATH.
@@ -146,7 +175,7 @@ func (v *VaultServer) args() []string {
 	if v.file {
 		return []string{"server", "-config=" + v.conf}
 	}
-	return []string{"server", "-dev",
+	return []string{"server", "-dev", "-config=" + v.conf,
 		"-dev-root-token-id=root",
 		"-dev-listen-address=127.0.0.1:" + strconv.Itoa(v.port),
 		// Without it the dev server writes $HOME/.vault-token (and fails if
@@ -168,6 +197,7 @@ func (v *VaultServer) launch(ctx context.Context, ready func(code int) bool) err
 	v.mu.Unlock()
 	if err := v.waitHealth(ctx, p, ready); err != nil {
 		if p.exited() && strings.Contains(p.out.String(), "address already in use") {
+			p.kill() // exited already; this only reaps anything left in its group
 			return errAddrInUse
 		}
 		return err
@@ -287,6 +317,17 @@ func (v *VaultServer) Start(t testing.TB) {
 // namespace, headers, TLS) so a developer's own Vault cannot interfere.
 // Each call returns a fresh client, so callers may change its token.
 func (v *VaultServer) Client() *api.Client {
+	c, err := v.newClient()
+	if err != nil {
+		// Unreachable in practice: the constructors checked newClient.
+		panic(err)
+	}
+	return c
+}
+
+// newClient fails only on a malformed VAULT_* variable of the test process:
+// api.NewClient parses them even when given an explicit config.
+func (v *VaultServer) newClient() (*api.Client, error) {
 	hc := cleanhttp.DefaultPooledClient()
 	// Like api.DefaultConfig: the client handles redirects itself.
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -299,14 +340,12 @@ func (v *VaultServer) Client() *api.Client {
 		MaxRetryWait: 200 * time.Millisecond,
 	})
 	if err != nil {
-		// NewClient fails only on a malformed VAULT_* variable of the test
-		// process (it reads them even with an explicit config).
-		panic(fmt.Sprintf("testenv: vault client: %v", err))
+		return nil, fmt.Errorf("testenv: vault client: %w", err)
 	}
 	c.SetToken(v.Token)
 	c.ClearNamespace()
 	c.SetHeaders(http.Header{api.RequestHeaderName: []string{"true"}}) // drop VAULT_HEADERS
-	return c
+	return c, nil
 }
 
 // EnableKV1 mounts a KV version 1 engine at path.
