@@ -201,7 +201,7 @@ func (w *Watcher) poll(ctx context.Context, g *pollGroup, hints chan<- hint) {
 	keys := slices.SortedFunc(maps.Keys(g.known), compareKeys)
 	failures := 0
 	for delay := jitter(w.Interval); sleep(ctx, delay); {
-		got, err := g.lister.Versions(ctx, keys)
+		got, err := withTimeout(ctx, w.Timeout, func(ctx context.Context) (map[providers.Key]string, error) { return g.lister.Versions(ctx, keys) })
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -254,7 +254,7 @@ func (w *Watcher) renew(ctx context.Context, l *leaseWatch, hints chan<- hint) {
 			refetch("lease not renewable, expiring")
 			return
 		}
-		next, err := l.renewer.Renew(ctx, lease)
+		next, err := withTimeout(ctx, w.Timeout, func(ctx context.Context) (providers.Lease, error) { return l.renewer.Renew(ctx, lease) })
 		switch {
 		case ctx.Err() != nil:
 			return

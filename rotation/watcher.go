@@ -34,6 +34,7 @@ type Watcher struct {
 	// fallback's values.
 	Files       []string
 	Interval    time.Duration // between polls of a store, ±10%
+	Timeout     time.Duration // of each poll or renewal; 0 means none
 	Debounce    time.Duration // quiet time after the last hint before resolving
 	DebounceMax time.Duration // longest a stream of hints can postpone it
 	Log         *slog.Logger

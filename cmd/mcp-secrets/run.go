@@ -94,6 +94,7 @@ func (a *app) runChild(ctx context.Context, f *runFlags, argv []string) error {
 			Cache:       cache,
 			Files:       sess.files.Paths(),
 			Interval:    f.pollInterval,
+			Timeout:     f.timeout,
 			Debounce:    f.debounce,
 			DebounceMax: f.debounceMax,
 			Log:         a.log,
