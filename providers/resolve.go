@@ -143,6 +143,22 @@ type fetch struct {
 	ref    Ref // field dropped: the key's first reference
 	secret Secret
 	err    error
+	// The value decoded as JSON, for #field: once per secret.
+	decoded   any
+	decodeErr error
+	didDecode bool
+}
+
+// field extracts one #field, decoding the secret the first time.
+func (f *fetch) field(name string) (Secret, error) {
+	if !f.didDecode {
+		f.decoded, f.decodeErr = f.secret.decode()
+		f.didDecode = true
+	}
+	if f.decodeErr != nil {
+		return Secret{}, notJSON(name)
+	}
+	return f.secret.fieldOf(f.decoded, name)
 }
 
 func (r *Resolver) fetchAll(ctx context.Context, keys map[Key]*fetch) {
@@ -184,7 +200,7 @@ func assemble(name string, t Template, effective func(Ref) Ref, keys map[Key]*fe
 		var s Secret
 		var err error
 		if ref.Field != "" {
-			s, err = f.secret.Field(ref.Field)
+			s, err = f.field(ref.Field)
 		} else {
 			s, err = f.secret.Whole()
 		}

@@ -53,12 +53,31 @@ func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 // Field extracts a dotted key from the JSON object the secret holds. Errors
 // name the field and the keys that exist, never any value.
 func (s Secret) Field(field string) (Secret, error) {
-	var cur any
+	v, err := s.decode()
+	if err != nil {
+		return Secret{}, notJSON(field)
+	}
+	return s.fieldOf(v, field)
+}
+
+// decode parses the value as JSON, once per secret however many fields
+// are read from it.
+func (s Secret) decode() (any, error) {
+	var v any
 	d := json.NewDecoder(strings.NewReader(s.value))
 	d.UseNumber()
-	if err := d.Decode(&cur); err != nil {
-		return Secret{}, fmt.Errorf("%w: #%s: the secret is not a JSON object", ErrNotFound, field)
+	if err := d.Decode(&v); err != nil {
+		return nil, err // never shown: decoder errors quote the value
 	}
+	return v, nil
+}
+
+func notJSON(field string) error {
+	return fmt.Errorf("%w: #%s: the secret is not a JSON object", ErrNotFound, field)
+}
+
+// fieldOf extracts field from v, the secret's decoded value.
+func (s Secret) fieldOf(cur any, field string) (Secret, error) {
 	walked := ""
 	for seg := range strings.SplitSeq(field, ".") {
 		obj, ok := cur.(map[string]any)
