@@ -25,6 +25,8 @@ type runFlags struct {
 	pollInterval time.Duration
 	debounce     time.Duration
 	debounceMax  time.Duration
+	mcp          string
+	redact       bool
 }
 
 func (a *app) runCmd() *cobra.Command {
@@ -48,6 +50,8 @@ func (a *app) runCmd() *cobra.Command {
 	fs.DurationVar(&f.pollInterval, "poll-interval", 60*time.Second, "how often each store is asked for the versions of its secrets (±10%)")
 	fs.DurationVar(&f.debounce, "debounce", 500*time.Millisecond, "restart once no change has arrived for this long")
 	fs.DurationVar(&f.debounceMax, "debounce-max", 5*time.Second, "but never later than this after the first change")
+	fs.StringVar(&f.mcp, "mcp", "auto", "speak MCP on the child's stdio, keeping the client's session across restarts: auto (if the client's first message is initialize or server/discover), on or off")
+	fs.BoolVar(&f.redact, "redact", true, "replace resolved values in what an MCP child prints (stdout and stderr) with [REDACTED:VAR]")
 	return cmd
 }
 
@@ -55,6 +59,10 @@ func (a *app) runChild(ctx context.Context, f *runFlags, argv []string) error {
 	stopSig, err := parseSignal(f.stopSignal)
 	if err != nil {
 		return err
+	}
+	mcpMode, err := injector.ParseMCPMode(f.mcp)
+	if err != nil {
+		return usageError{err}
 	}
 	sess, err := a.newSession(&f.resolveFlags, argv)
 	if err != nil {
@@ -81,8 +89,12 @@ func (a *app) runChild(ctx context.Context, f *runFlags, argv []string) error {
 			StopTimeout: f.stopTimeout,
 		},
 		Stdin: a.stdin, Stdout: a.stdout, Stderr: a.stderr,
+		MCP:  mcpMode,
 		Log:  a.log,
 		Reap: reap,
+	}
+	if f.redact {
+		sup.Redact = a.redact
 	}
 	updates := make(chan injector.Launch)
 	ctx, cancel := context.WithCancel(ctx)

@@ -37,3 +37,14 @@ func ModuleRoot(t testing.TB) string {
 	}
 	return filepath.Dir(gomod)
 }
+
+// NodeModules is the directory of the npm packages the tests use (the MCP
+// peers of tools/npm), installed by `make npm`.
+func NodeModules(t testing.TB) string {
+	t.Helper()
+	dir := filepath.Join(ModuleRoot(t), "tools", "npm", "node_modules")
+	if _, err := os.Stat(filepath.Join(dir, "@modelcontextprotocol", "server-everything")); err != nil {
+		unavailable(t, "%s: the npm test peers are not installed (run make npm or make test): %v", dir, err)
+	}
+	return dir
+}

@@ -1,0 +1,515 @@
+package injector
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// Restarting an MCP server without breaking the client's session: the new
+// child starts beside the old one, gets the session's state replayed under
+// the launcher's own request ids (their replies are swallowed), and only
+// then receives client messages; those that arrive meanwhile wait. The old
+// child answers what it already has and is then stopped; requests it can no
+// longer answer get an error reply that says why.
+
+// RestartedCode is the JSON-RPC error code of a request that was in flight
+// to a server stopped after a secret rotation: the client may retry it.
+const RestartedCode = -32000
+
+const (
+	restartedMessage = "mcp-secrets: the server was restarted after a secret rotation; retry the request"
+	queueMessages    = 1024     // client messages held during a restart
+	queueBytes       = 16 << 20 // and their size
+	defaultReady     = 30 * time.Second
+)
+
+// session is the MCP state of the client's session: what to replay, and
+// where each message in flight goes.
+type session struct {
+	// The session state a restarted server is given again.
+	initialize  []byte // the client's initialize request
+	initID      string
+	initialized []byte // notifications/initialized
+	discover    []byte // server/discover (2026-07-28: nothing else to replay)
+	setLevel    []byte // params of the last logging/setLevel
+	subs        []string
+	caps        [32]byte            // digest of the capabilities the client was given
+	lists       map[string][32]byte // list method -> digest of the result the client saw
+	listReqs    map[string]string   // client request id -> list method, to record its result
+
+	pending map[string]*proc     // client request id -> the child that has it
+	fromSrv map[string]serverReq // id as the client saw it -> a child's request
+	own     map[string]ownReq    // the launcher's request ids (replay)
+	prefix  string               // of the launcher's ids: no client picks it
+	n       int
+
+	next    *proc    // the child being brought up
+	queue   [][]byte // client messages waiting for it
+	queued  int      // their bytes
+	changed []string // list_changed notifications owed to the client
+	timer   *time.Timer
+	waiting int // replay replies still to come
+	started time.Time
+}
+
+type serverReq struct {
+	p  *proc
+	id []byte // the id the child used
+}
+
+type ownReq struct {
+	p      *proc
+	method string
+}
+
+func newSession() *session {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return &session{
+		lists:    map[string][32]byte{},
+		listReqs: map[string]string{},
+		pending:  map[string]*proc{},
+		fromSrv:  map[string]serverReq{},
+		own:      map[string]ownReq{},
+		prefix:   "mcp-secrets-" + hex.EncodeToString(b) + "-",
+	}
+}
+
+// startsMCP reports whether a client's first line opens an MCP session.
+func startsMCP(line []byte) bool {
+	m, err := scanMessage(line)
+	return err == nil && m.isRequest() && (m.method == "initialize" || m.method == "server/discover")
+}
+
+// clientLine routes one message from the client.
+func (l *loop) clientLine(line []byte) {
+	s := l.sess
+	m, err := scanMessage(line)
+	if err != nil {
+		l.toCurrent(line, m, false) // the server answers what it cannot parse
+		return
+	}
+	switch {
+	case m.isRequest():
+		s.record(m, line)
+		l.toCurrent(line, m, true)
+	case m.isNotification():
+		switch m.method {
+		case "notifications/initialized":
+			s.initialized = slices.Clone(line)
+		case "notifications/cancelled":
+			// To the child that has the request, old or new.
+			var params struct {
+				RequestID json.RawMessage `json:"requestId"`
+			}
+			if json.Unmarshal(m.params, &params) == nil {
+				if p := s.pending[string(params.RequestID)]; p != nil {
+					p.in.push(line)
+					return
+				}
+			}
+		}
+		l.toCurrent(line, m, false)
+	case m.isResponse():
+		// A reply to a server's request goes to the child that asked, under
+		// the id it used.
+		if r, ok := s.fromSrv[string(m.id)]; ok {
+			delete(s.fromSrv, string(m.id))
+			r.p.in.push(spliceID(line, m, r.id))
+			return
+		}
+		l.toCurrent(line, m, false)
+	default:
+		l.toCurrent(line, m, false)
+	}
+}
+
+// record keeps what a restarted server must be given again.
+func (s *session) record(m message, line []byte) {
+	switch m.method {
+	case "initialize":
+		s.initialize, s.initID = slices.Clone(line), string(m.id)
+	case "server/discover":
+		s.discover = slices.Clone(line)
+	case "logging/setLevel":
+		s.setLevel = slices.Clone(m.params)
+	case "resources/subscribe", "resources/unsubscribe":
+		var params struct {
+			URI string `json:"uri"`
+		}
+		if json.Unmarshal(m.params, &params) != nil {
+			return
+		}
+		s.subs = slices.DeleteFunc(s.subs, func(u string) bool { return u == params.URI })
+		if m.method == "resources/subscribe" {
+			s.subs = append(s.subs, params.URI)
+		}
+	case "tools/list", "prompts/list", "resources/list":
+		// The first page is what a restarted server's list is compared with.
+		var params struct {
+			Cursor string `json:"cursor"`
+		}
+		if m.params != nil {
+			_ = json.Unmarshal(m.params, &params)
+		}
+		if params.Cursor == "" {
+			s.listReqs[string(m.id)] = m.method
+		}
+	}
+}
+
+// toCurrent sends a client message to the current child, or holds it while
+// a new child is brought up.
+func (l *loop) toCurrent(line []byte, m message, request bool) {
+	s := l.sess
+	if s.next != nil {
+		if len(s.queue) >= queueMessages || s.queued+len(line) > queueBytes {
+			l.s.Log.Warn("too many client messages during a restart; refusing one", "method", m.method)
+			if request {
+				l.replyError(m.id, "mcp-secrets: the server is restarting and too many requests are waiting; retry the request")
+			}
+			return
+		}
+		s.queue = append(s.queue, slices.Clone(line))
+		s.queued += len(line)
+		return
+	}
+	if request {
+		s.pending[string(m.id)] = l.cur
+		l.cur.pending++
+	}
+	l.cur.in.push(slices.Clone(line))
+}
+
+// clientClosed passes the client's EOF on to the current child; a child
+// being brought up gets it once it takes over.
+func (l *loop) clientClosed() {
+	if l.sess.next == nil {
+		l.cur.in.close()
+	}
+}
+
+// childBytes splits a child's stdout into messages.
+func (l *loop) childBytes(p *proc, data []byte) {
+	p.buf = append(p.buf, data...)
+	for {
+		i := bytes.IndexByte(p.buf, '\n')
+		if i < 0 {
+			return
+		}
+		line := p.buf[:i+1]
+		l.childLine(p, line)
+		p.buf = p.buf[i+1:]
+	}
+}
+
+// childLine routes one message from a child to the client, redacted.
+func (l *loop) childLine(p *proc, line []byte) {
+	s := l.sess
+	m, err := scanMessage(line)
+	if err != nil {
+		l.toClient(line, false)
+		return
+	}
+	switch {
+	case m.isResponse():
+		id := string(m.id)
+		if r, ok := s.own[id]; ok {
+			delete(s.own, id)
+			l.replayReply(r, m)
+			return
+		}
+		if s.pending[id] == p {
+			delete(s.pending, id)
+			p.pending--
+			if method, ok := s.listReqs[id]; ok && m.result != nil {
+				s.lists[method] = sha256.Sum256(m.result)
+			}
+			if id == s.initID && m.result != nil {
+				s.caps = capsDigest(m.result)
+			}
+		}
+		delete(s.listReqs, id)
+		l.toClient(line, true)
+		if p != l.cur && p.pending == 0 {
+			l.finishDrain(p)
+		}
+	case m.isRequest():
+		// A server's request: a child after the first gets ids of its own
+		// (JSON strings), so two children's ids never meet at the client.
+		out := line
+		if p.gen > 0 {
+			id := strconv.Quote(fmt.Sprintf("%sg%d-%s", s.prefix, p.gen, m.id))
+			out = spliceID(line, m, []byte(id))
+			s.fromSrv[id] = serverReq{p, slices.Clone(m.id)}
+		} else {
+			s.fromSrv[string(m.id)] = serverReq{p, slices.Clone(m.id)}
+		}
+		l.toClient(out, true)
+	default:
+		l.toClient(line, true)
+	}
+}
+
+// toClient writes a message to the launcher's stdout, redacted.
+func (l *loop) toClient(line []byte, isJSON bool) {
+	r := l.s.Redact.Load()
+	if isJSON {
+		l.out.push(r.JSON(nil, line))
+	} else {
+		l.out.push(r.Text(nil, line))
+	}
+}
+
+// replyError answers a client request in the launcher's name.
+func (l *loop) replyError(id []byte, msg string) {
+	b, _ := json.Marshal(map[string]any{
+		"jsonrpc": "2.0",
+		"id":      json.RawMessage(id),
+		"error":   map[string]any{"code": RestartedCode, "message": msg},
+	})
+	l.out.push(append(b, '\n'))
+}
+
+// restartMCP brings up a new child beside the current one.
+func (l *loop) restartMCP(launch Launch) {
+	s := l.sess
+	if s.next != nil {
+		l.next = &launch // after the restart under way
+		return
+	}
+	p, err := l.spawn(launch)
+	if err != nil {
+		l.s.Log.Error("restart failed: the child cannot start; the old one keeps running", "err", err)
+		l.retryLater(launch)
+		return
+	}
+	l.s.Log.Info("restart begun", "pid", p.c.cmd.Process.Pid, "old_pid", l.cur.c.cmd.Process.Pid)
+	s.next = p
+	s.changed = nil
+	s.waiting = 0
+	ready := l.s.ReadyTimeout
+	if ready == 0 {
+		ready = defaultReady
+	}
+	started := time.Now()
+	s.timer = l.after(ready, func() {
+		if s.next == p {
+			l.replayFailed(p, fmt.Sprintf("no answer to the replayed session within %v", ready))
+		}
+	})
+	switch {
+	case s.initialize != nil:
+		l.ownRequest(p, s.initialize, "initialize")
+	case s.discover != nil:
+		l.ownRequest(p, s.discover, "server/discover")
+	default:
+		l.takeOver(p, started)
+		return
+	}
+	s.started = started
+}
+
+// ownRequest sends a request of the client's session to p under the
+// launcher's own id.
+func (l *loop) ownRequest(p *proc, line []byte, method string) {
+	s := l.sess
+	s.n++
+	id := strconv.Quote(fmt.Sprintf("%s%d", s.prefix, s.n))
+	if line == nil {
+		line = []byte(`{"jsonrpc":"2.0","id":0,"method":"` + method + `","params":{}}` + "\n")
+	}
+	m, err := scanMessage(line)
+	if err != nil {
+		return
+	}
+	s.own[id] = ownReq{p, method}
+	s.waiting++
+	p.in.push(spliceID(line, m, []byte(id)))
+}
+
+// replayReply handles the reply to one replayed request.
+func (l *loop) replayReply(r ownReq, m message) {
+	s := l.sess
+	if s.next != r.p {
+		return // a restart given up on
+	}
+	s.waiting--
+	if m.hasError && (r.method == "initialize" || r.method == "server/discover") {
+		l.replayFailed(r.p, r.method+" was refused")
+		return
+	}
+	switch r.method {
+	case "initialize":
+		if d := capsDigest(m.result); d != s.caps {
+			s.changed = append(s.changed, "tools", "prompts", "resources")
+			s.caps = d
+		}
+		if s.initialized != nil {
+			r.p.in.push(slices.Clone(s.initialized))
+		}
+		if s.setLevel != nil {
+			l.ownRequest(r.p, []byte(`{"jsonrpc":"2.0","id":0,"method":"logging/setLevel","params":`+string(s.setLevel)+"}\n"), "logging/setLevel")
+		}
+		for _, uri := range s.subs {
+			b, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 0, "method": "resources/subscribe", "params": map[string]string{"uri": uri}})
+			l.ownRequest(r.p, append(b, '\n'), "resources/subscribe")
+		}
+		for _, method := range slices.Sorted(maps.Keys(s.lists)) {
+			l.ownRequest(r.p, nil, method)
+		}
+	case "tools/list", "prompts/list", "resources/list":
+		if m.result != nil && sha256.Sum256(m.result) != s.lists[r.method] {
+			s.lists[r.method] = sha256.Sum256(m.result)
+			s.changed = append(s.changed, r.method[:len(r.method)-len("/list")])
+		}
+	}
+	if s.waiting == 0 {
+		l.takeOver(r.p, s.started)
+	}
+}
+
+// takeOver makes p the current child: the held client messages go to it,
+// and the old child drains.
+func (l *loop) takeOver(p *proc, started time.Time) {
+	s := l.sess
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	old := l.cur
+	l.cur, s.next = p, nil
+	l.retry = 0
+	for _, kind := range dedupe(s.changed) {
+		l.out.push([]byte(`{"jsonrpc":"2.0","method":"notifications/` + kind + `/list_changed"}` + "\n"))
+	}
+	queue := s.queue
+	s.queue, s.queued = nil, 0
+	for _, line := range queue {
+		l.clientLine(line)
+	}
+	if l.eof {
+		p.in.close()
+	}
+	l.s.Log.Info("restart finished", "pid", p.c.cmd.Process.Pid, "took", time.Since(started).Round(time.Millisecond), "old_in_flight", old.pending)
+	if old.pending == 0 {
+		l.finishDrain(old)
+	} else {
+		old.drain = l.after(l.s.Spec.StopTimeout, func() {
+			if l.procs[old.c] == old {
+				l.failPending(old)
+				l.finishDrain(old)
+			}
+		})
+	}
+	if l.next != nil {
+		launch := *l.next
+		l.next = nil
+		l.restartMCP(launch)
+	}
+}
+
+// finishDrain stops an old child whose requests are answered: its stdin
+// closes first (many servers end on EOF), then the stop signal.
+func (l *loop) finishDrain(p *proc) {
+	if p.stopped {
+		return
+	}
+	p.stopped = true
+	if p.drain != nil {
+		p.drain.Stop()
+	}
+	p.in.close()
+	p.c.stop(l.s.Spec.StopSignal)
+}
+
+// replayFailed gives up on a new child: the old one keeps serving with the
+// values it has, and the restart is tried again later.
+func (l *loop) replayFailed(p *proc, why string) {
+	s := l.sess
+	l.s.Log.Error("restart failed: the new child did not take over the session; the old one keeps running", "reason", why)
+	s.next = nil
+	p.in.close()
+	p.c.stop(l.s.Spec.StopSignal)
+	queue := s.queue
+	s.queue, s.queued = nil, 0
+	for _, line := range queue {
+		l.clientLine(line)
+	}
+	if l.eof {
+		l.cur.in.close()
+	}
+	l.retryLater(p.launch)
+}
+
+// retryLater tries a failed restart again after a growing pause (2s to a
+// minute), unless a newer launch has come meanwhile.
+func (l *loop) retryLater(launch Launch) {
+	l.retry++
+	l.after(min(time.Duration(1<<min(l.retry, 6))*time.Second, time.Minute), func() {
+		if l.st == running && l.sess.next == nil && l.next == nil {
+			l.restartMCP(launch)
+		}
+	})
+}
+
+// procGone cleans up after a child other than the current one ended.
+func (l *loop) procGone(p *proc) {
+	if l.mode != mcp {
+		return
+	}
+	if l.sess.next == p {
+		l.replayFailed(p, "the new child exited")
+	}
+	l.failPending(p)
+}
+
+// failPending answers, in the launcher's name, the requests a child will
+// never answer.
+func (l *loop) failPending(p *proc) {
+	s := l.sess
+	for id, q := range s.pending {
+		if q == p {
+			delete(s.pending, id)
+			l.replyError([]byte(id), restartedMessage)
+		}
+	}
+	p.pending = 0
+	for id, r := range s.fromSrv {
+		if r.p == p {
+			delete(s.fromSrv, id)
+		}
+	}
+}
+
+// spliceID replaces a message's id with id.
+func spliceID(line []byte, m message, id []byte) []byte {
+	out := make([]byte, 0, len(line)+len(id))
+	out = append(out, line[:m.idStart]...)
+	out = append(out, id...)
+	return append(out, line[m.idEnd:]...)
+}
+
+// capsDigest digests the capabilities in an initialize result, whatever the
+// order of their keys.
+func capsDigest(result []byte) [32]byte {
+	var r struct {
+		Capabilities any `json:"capabilities"`
+	}
+	_ = json.Unmarshal(result, &r)
+	b, _ := json.Marshal(r.Capabilities) // maps marshal with sorted keys
+	return sha256.Sum256(b)
+}
+
+func dedupe(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return slices.Compact(s)
+}
