@@ -39,11 +39,14 @@ type session struct {
 	initID      string
 	initialized []byte // notifications/initialized
 	discover    []byte // server/discover (2026-07-28: nothing else to replay)
-	setLevel    []byte // params of the last logging/setLevel
-	subs        []string
-	caps        [32]byte            // digest of the capabilities the client was given
-	lists       map[string][32]byte // list method -> digest of the result the client saw
-	listReqs    map[string]string   // client request id -> list method, to record its result
+	// Open subscriptions/listen streams (2026-07-28): client requests that
+	// last the session; a new child gets them, under the client's ids.
+	listens  map[string][]byte
+	setLevel []byte // params of the last logging/setLevel
+	subs     []string
+	caps     [32]byte            // digest of the capabilities the client was given
+	lists    map[string][32]byte // list method -> digest of the result the client saw
+	listReqs map[string]string   // client request id -> list method, to record its result
 
 	pending map[string]*proc     // client request id -> the child that has it
 	fromSrv map[string]serverReq // id as the client saw it -> a child's request
@@ -75,6 +78,7 @@ func newSession() *session {
 	rand.Read(b)
 	return &session{
 		lists:    map[string][32]byte{},
+		listens:  map[string][]byte{},
 		listReqs: map[string]string{},
 		pending:  map[string]*proc{},
 		fromSrv:  map[string]serverReq{},
@@ -152,6 +156,8 @@ func (s *session) record(m message, line []byte) {
 		if m.method == "resources/subscribe" {
 			s.subs = append(s.subs, params.URI)
 		}
+	case "subscriptions/listen":
+		s.listens[string(m.id)] = slices.Clone(line)
 	case "tools/list", "prompts/list", "resources/list":
 		// The first page is what a restarted server's list is compared with.
 		var params struct {
@@ -227,8 +233,12 @@ func (l *loop) childLine(p *proc, line []byte) {
 			l.replayReply(r, m)
 			return
 		}
+		if owner := s.pending[id]; owner != nil && owner != p {
+			return // a listen stream moved to a new child: the old one's end is not the client's
+		}
 		if s.pending[id] == p {
 			delete(s.pending, id)
+			delete(s.listens, id)
 			p.pending--
 			if method, ok := s.listReqs[id]; ok && m.result != nil {
 				s.lists[method] = sha256.Sum256(m.result)
@@ -347,6 +357,11 @@ func (l *loop) replayReply(r ownReq, m message) {
 		l.replayFailed(r.p, r.method+" was refused")
 		return
 	}
+	if r.method == "initialize" || r.method == "server/discover" {
+		for _, line := range s.listens {
+			r.p.in.push(slices.Clone(line))
+		}
+	}
 	switch r.method {
 	case "initialize":
 		if d := capsDigest(m.result); d != s.caps {
@@ -387,6 +402,13 @@ func (l *loop) takeOver(p *proc, started time.Time) {
 	old := l.cur
 	l.cur, s.next = p, nil
 	l.retry = 0
+	for id := range s.listens {
+		if s.pending[id] == old {
+			s.pending[id] = p
+			old.pending--
+			p.pending++
+		}
+	}
 	for _, kind := range dedupe(s.changed) {
 		l.out.push([]byte(`{"jsonrpc":"2.0","method":"notifications/` + kind + `/list_changed"}` + "\n"))
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -307,5 +308,68 @@ func TestStdoutHoldsOnlyMessages(t *testing.T) {
 		if m := read(); m["id"] != float64(i) || m["result"] == nil {
 			t.Fatalf("call %d: %v", i, m)
 		}
+	}
+}
+
+// Requests from the server to the client (roots here; sampling and
+// elicitation go the same way) pass both ways, before and after restarts,
+// where the new child's ids could collide with the old one's. (Protocol
+// 2026-07-28 has no server-to-client requests: multi round-trip instead.)
+func TestServerToClientRequests(t *testing.T) {
+	w := newWorld(t, "TOKEN=first-secret-value\n")
+	c := mcp.NewClient(&mcp.Implementation{Name: "test-client", Version: "v1"}, nil)
+	c.AddRoots(&mcp.Root{URI: "file:///workspace/one"})
+	cmd := w.command([]string{"TOKEN=$<TOKEN>"}, []string{"--debounce", "50ms"}, w.envserver)
+	cs, err := c.Connect(context.Background(), &mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}, &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	for round := range 3 {
+		if got, err := call(t, cs, "roots", nil); err != nil || got != "file:///workspace/one" {
+			t.Fatalf("round %d: roots = %q, %v", round, got, err)
+		}
+		w.writeEnv(fmt.Sprintf("TOKEN=value-%d\n", round))
+		waitFor(t, "the restart", 10*time.Second, func() bool {
+			return strings.Count(w.stderr.String(), "restart finished") > round
+		})
+	}
+}
+
+// A restart that changes the tool list tells the client.
+func TestToolListChanged(t *testing.T) {
+	w := newWorld(t, "EXTRA=\n")
+	changed := make(chan struct{}, 10)
+	c := mcp.NewClient(&mcp.Implementation{Name: "test-client", Version: "v1"}, &mcp.ClientOptions{
+		ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) { changed <- struct{}{} },
+	})
+	cmd := w.command([]string{"ENVSERVER_EXTRA_TOOL=$<EXTRA>"}, []string{"--debounce", "50ms"}, w.envserver)
+	cs, err := c.Connect(context.Background(), &mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}, &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	tools := func() []string {
+		res, err := cs.ListTools(context.Background(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, tl := range res.Tools {
+			names = append(names, tl.Name)
+		}
+		return names
+	}
+	if slices.Contains(tools(), "extra") {
+		t.Fatal("extra tool before the change")
+	}
+	w.writeEnv("EXTRA=yes\n")
+	select {
+	case <-changed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no notifications/tools/list_changed after a restart that added a tool")
+	}
+	if !slices.Contains(tools(), "extra") {
+		t.Error("the new tool is not listed")
 	}
 }

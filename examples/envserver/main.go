@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -63,6 +64,26 @@ func main() {
 				return nil, nil, ctx.Err()
 			}
 		})
+	mcp.AddTool(s, &mcp.Tool{Name: "roots", Description: "Asks the client for its roots (a request from server to client)"},
+		func(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
+			res, err := req.Session.ListRoots(ctx, nil)
+			if err != nil {
+				return nil, nil, err
+			}
+			var uris []string
+			for _, r := range res.Roots {
+				uris = append(uris, r.URI)
+			}
+			return text(strings.Join(uris, ",")), nil, nil
+		})
+	// A tool that exists only with some configuration: a restart with other
+	// values can change the tool list.
+	if os.Getenv("ENVSERVER_EXTRA_TOOL") != "" {
+		mcp.AddTool(s, &mcp.Tool{Name: "extra", Description: "Present when ENVSERVER_EXTRA_TOOL is set"},
+			func(context.Context, *mcp.CallToolRequest, struct{}) (*mcp.CallToolResult, any, error) {
+				return text("extra"), nil, nil
+			})
+	}
 	if err := s.Run(context.Background(), &mcp.StdioTransport{}); err != nil {
 		log.Fatal(err)
 	}
