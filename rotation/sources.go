@@ -220,16 +220,20 @@ func (w *Watcher) poll(ctx context.Context, g *pollGroup, hints chan<- hint) {
 		delay = jitter(w.Interval)
 		var changed []providers.Key
 		var attrs []any
+		quiet := true
 		for _, k := range keys {
 			v, ok := got[k]
 			if !ok || v == g.known[k] {
 				continue
 			}
+			// A store whose fetch carries no version (Vault KV v1: a digest
+			// here) gets its baseline now: fetched again to be sure, quietly.
+			quiet = quiet && g.known[k] == ""
 			changed = append(changed, k)
 			attrs = append(attrs, k.String(), g.known[k]+" -> "+v)
 			g.known[k] = v
 		}
-		if len(changed) > 0 && !send(ctx, hints, hint{keys: changed, reason: "new version in " + g.provider, attrs: attrs}) {
+		if len(changed) > 0 && !send(ctx, hints, hint{keys: changed, reason: "new version in " + g.provider, attrs: attrs, quiet: quiet}) {
 			return
 		}
 	}

@@ -46,6 +46,7 @@ type hint struct {
 	keys   []providers.Key
 	reason string
 	attrs  []any // for the change log: provider, old and new versions
+	quiet  bool  // a first version seen, not known to be a change: logged at debug
 }
 
 // Run watches until ctx is done. first is the resolution the child started
@@ -73,7 +74,7 @@ func (w *Watcher) Run(ctx context.Context, first *Resolution) {
 				attrs = append(attrs, "variables", cur.variables(h.keys))
 			}
 			level := slog.LevelInfo
-			if !burst.IsZero() {
+			if !burst.IsZero() || h.quiet {
 				level = slog.LevelDebug // one line per burst: an editor's save is several events
 			}
 			w.Log.Log(ctx, level, "change detected", attrs...)

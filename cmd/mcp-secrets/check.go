@@ -20,6 +20,7 @@ func (a *app) checkCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			defer sess.close()
 			res, err := sess.resolve(cmd.Context())
 			if res != nil {
 				a.printTable(res.Resolved)

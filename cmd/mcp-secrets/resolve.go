@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"slices"
@@ -49,6 +50,7 @@ type session struct {
 	flags    *resolveFlags
 	argv     []string
 	files    *dotenv.Files
+	stores   map[string]providers.Provider // as built; the resolver may read through a cache
 	resolver *providers.Resolver
 	previous []redact.Secret // the values of the last resolution
 }
@@ -69,9 +71,9 @@ func (a *app) newSession(f *resolveFlags, argv []string) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &session{a: a, flags: f, argv: argv, files: files}
+	s := &session{a: a, flags: f, argv: argv, files: files, stores: a.providers(files)}
 	s.resolver = &providers.Resolver{
-		Providers: a.providers(files),
+		Providers: s.stores,
 		Default:   f.defaultProvider,
 		Fallback:  fb,
 		Dotenv:    files,
@@ -145,6 +147,15 @@ func (s *session) resolve(ctx context.Context) (*rotation.Resolution, error) {
 	}
 	r.Launch.Env = injector.ChildEnv(s.a.environ, fileVars, resolved[:nvars], injector.EnvOptions{Clean: s.flags.cleanEnv, Keep: s.flags.keepEnv})
 	return r, nil
+}
+
+// close ends what the providers started (Vault's token renewal).
+func (s *session) close() {
+	for _, p := range s.stores {
+		if c, ok := p.(io.Closer); ok {
+			c.Close()
+		}
+	}
 }
 
 // envFileVars are the variables of --env-file. Without the flag, ./.env

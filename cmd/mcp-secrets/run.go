@@ -68,9 +68,9 @@ func (a *app) runChild(ctx context.Context, f *runFlags, argv []string) error {
 	if err != nil {
 		return err
 	}
-	stores := sess.resolver.Providers
+	defer sess.close()
 	cache := &rotation.Cache{}
-	sess.resolver.Providers = cache.Wrap(stores)
+	sess.resolver.Providers = cache.Wrap(sess.stores)
 	res, err := resolveInterruptibly(ctx, sess)
 	if err != nil {
 		return err
@@ -102,7 +102,7 @@ func (a *app) runChild(ctx context.Context, f *runFlags, argv []string) error {
 	if f.watch {
 		w := &rotation.Watcher{
 			Resolve:     sess.resolve,
-			Providers:   stores,
+			Providers:   sess.stores,
 			Cache:       cache,
 			Files:       sess.files.Paths(),
 			Interval:    f.pollInterval,
