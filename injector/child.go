@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"syscall"
 	"time"
 )
@@ -41,9 +42,56 @@ type stdio struct {
 	out, err io.Writer
 }
 
-// start starts a child. The caller must run it on a thread that outlives the
-// child (the supervisor loop's locked thread): Pdeathsig fires when the
-// starting thread exits, not the process.
+// spawner starts children from one locked OS thread that lives until every
+// child it started is gone: Pdeathsig fires when the thread that forked a
+// child exits, not the process. The supervisor's own goroutine stays free
+// to run on any thread (a locked goroutine pays a thread handoff at every
+// wakeup).
+type spawner struct {
+	reqs chan spawnReq
+	done chan struct{}
+}
+
+type spawnReq struct {
+	spec   Spec
+	launch Launch
+	io     stdio
+	exited chan<- *child
+	reply  chan spawnReply
+}
+
+type spawnReply struct {
+	c   *child
+	err error
+}
+
+func newSpawner() *spawner {
+	s := &spawner{reqs: make(chan spawnReq), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		for r := range s.reqs {
+			c, err := start(r.spec, r.launch, r.io, r.exited)
+			r.reply <- spawnReply{c, err}
+		}
+	}()
+	return s
+}
+
+func (s *spawner) start(spec Spec, l Launch, io stdio, exited chan<- *child) (*child, error) {
+	reply := make(chan spawnReply)
+	s.reqs <- spawnReq{spec, l, io, exited, reply}
+	r := <-reply
+	return r.c, r.err
+}
+
+// close ends the spawner once its children are gone.
+func (s *spawner) close() {
+	close(s.reqs)
+	<-s.done
+}
+
+// start starts a child. Run it on the spawner's thread.
 func start(spec Spec, l Launch, io stdio, exited chan<- *child) (*child, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &child{cancel: cancel, done: make(chan struct{})}

@@ -203,19 +203,34 @@ func (l *loop) clientClosed() {
 	}
 }
 
-// childBytes splits a child's stdout into messages.
+// childBytes splits a child's stdout into messages. Lines that arrive
+// whole are handled where they are; the rest of a line waits in p.buf,
+// whose capacity is kept for the next long line.
 func (l *loop) childBytes(p *proc, data []byte) {
-	p.buf = append(p.buf, data...)
-	for {
-		i := bytes.IndexByte(p.buf, '\n')
+	if len(p.buf) > 0 {
+		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
+			p.buf = append(p.buf, data...)
 			return
 		}
-		line := p.buf[:i+1]
+		line := append(p.buf, data[:i+1]...)
+		p.buf = make([]byte, 0, cap(line)) // the line is handed on: no reuse
 		l.childLine(p, line)
-		p.buf = p.buf[i+1:]
+		data = data[i+1:]
 	}
+	for {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			break
+		}
+		l.childLine(p, data[:i+1])
+		data = data[i+1:]
+	}
+	p.buf = append(p.buf, data...)
 }
+
+// Lines given to childLine are the launcher's to hand on: a chunk's bytes
+// and an assembled line are never written to again.
 
 // childLine routes one message from a child to the client, redacted.
 func (l *loop) childLine(p *proc, line []byte) {
@@ -269,13 +284,19 @@ func (l *loop) childLine(p *proc, line []byte) {
 	}
 }
 
-// toClient writes a message to the launcher's stdout, redacted.
+// toClient writes a message to the launcher's stdout, redacted. Most hold
+// no secret and go as they are, uncopied.
 func (l *loop) toClient(line []byte, isJSON bool) {
 	r := l.s.Redact.Load()
+	if !r.Contains(line) {
+		l.out.push(line)
+		return
+	}
+	out := make([]byte, 0, len(line)+64)
 	if isJSON {
-		l.out.push(r.JSON(nil, line))
+		l.out.push(r.JSON(out, line))
 	} else {
-		l.out.push(r.Text(nil, line))
+		l.out.push(r.Text(out, line))
 	}
 }
 
@@ -421,6 +442,7 @@ func (l *loop) takeOver(p *proc, started time.Time) {
 		p.in.close()
 	}
 	l.s.Log.Info("restart finished", "pid", p.c.cmd.Process.Pid, "took", time.Since(started).Round(time.Millisecond), "old_in_flight", old.pending)
+	l.restarted()
 	if old.pending == 0 {
 		l.finishDrain(old)
 	} else {

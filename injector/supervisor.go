@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -53,6 +52,10 @@ type Supervisor struct {
 	Log          *slog.Logger
 	// Reap makes the supervisor reap orphans, as PID 1 must.
 	Reap bool
+	// Restarted, if set, is called on the supervisor's goroutine once a
+	// restart has finished, with the launch the child now runs: the sidecar
+	// counts restarts and routes to children that run the newest values.
+	Restarted func(Launch)
 }
 
 // Stop signals: the launcher forwards them to the child's group and ends
@@ -144,17 +147,13 @@ type loop struct {
 	done     bool   // Run returns status and err
 	err      error
 	pipes    []*os.File // every child's stdout and stderr, launcher's ends
+	spawner  *spawner
 }
 
 // Run starts the child with launch and supervises it until it ends,
 // returning its exit status. A value on updates restarts the child with it.
 // Canceling ctx stops the child.
 func (s *Supervisor) Run(ctx context.Context, launch Launch, updates <-chan Launch, signals <-chan os.Signal) (int, error) {
-	// Children are started from this thread, which stays put until they are
-	// gone: Pdeathsig fires when the starting thread exits.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-
 	l := &loop{
 		s:        s,
 		exited:   make(chan *child),
@@ -163,6 +162,7 @@ func (s *Supervisor) Run(ctx context.Context, launch Launch, updates <-chan Laun
 		quit:     make(chan struct{}),
 		procs:    map[*child]*proc{},
 		sess:     newSession(),
+		spawner:  newSpawner(),
 	}
 	if s.MCP != MCPOff && !IsTerminal(s.Stdin) {
 		l.mode = undecided
@@ -170,7 +170,9 @@ func (s *Supervisor) Run(ctx context.Context, launch Launch, updates <-chan Laun
 			l.mode = mcp
 		}
 		l.stderrMC.Store(true)
-		l.out = newOutQueue(s.Stdout, false, &l.io)
+		stdout, release := nonBlockingDup(s.Stdout)
+		defer release()
+		l.out = newOutQueue(stdout, false, &l.io)
 		in, interrupt, release := interruptible(s.Stdin)
 		defer release()
 		l.unblock = interrupt
@@ -217,7 +219,7 @@ func (l *loop) startChild(launch Launch) error {
 func (l *loop) spawn(launch Launch) (*proc, error) {
 	s := l.s
 	if l.mode == passthrough {
-		c, err := start(s.Spec, launch, stdio{in: s.Stdin, out: s.Stdout, err: s.Stderr}, l.exited)
+		c, err := l.spawner.start(s.Spec, launch, stdio{in: s.Stdin, out: s.Stdout, err: s.Stderr}, l.exited)
 		if err != nil {
 			return nil, err
 		}
@@ -242,7 +244,8 @@ func (l *loop) spawn(launch Launch) (*proc, error) {
 		closeAll(inR, inW, outR, outW)
 		return nil, err
 	}
-	c, err := start(s.Spec, launch, stdio{in: inR, out: outW, err: errW}, l.exited)
+	growPipe(outR)
+	c, err := l.spawner.start(s.Spec, launch, stdio{in: inR, out: outW, err: errW}, l.exited)
 	closeAll(inR, outW, errW) // the child's ends
 	if err != nil {
 		closeAll(inW, outR, errR)
@@ -262,6 +265,13 @@ func (l *loop) spawn(launch Launch) (*proc, error) {
 	})
 	s.Log.Debug("child started", "pid", c.cmd.Process.Pid, "generation", p.gen)
 	return p, nil
+}
+
+// restarted reports a finished restart to the Restarted hook.
+func (l *loop) restarted() {
+	if l.s.Restarted != nil {
+		l.s.Restarted(l.cur.launch)
+	}
 }
 
 func closeAll(fs ...*os.File) {
@@ -318,6 +328,7 @@ func (l *loop) onExit(c *child) {
 			return
 		}
 		l.s.Log.Info("restart finished", "pid", l.cur.c.cmd.Process.Pid)
+		l.restarted()
 		l.flushRaw()
 	}
 	if !p.outEOF {
@@ -410,6 +421,7 @@ func (l *loop) shutdown() {
 		}
 		delete(l.procs, c)
 	}
+	l.spawner.close()
 	if l.out != nil {
 		l.out.close()
 	}
@@ -470,13 +482,15 @@ func (l *loop) fromClient(ch chunk) {
 	case raw:
 		l.flushRaw()
 	case mcp:
+		from := max(0, len(l.client)-len(ch.data)) // the rest was searched before
 		for {
-			i := bytes.IndexByte(l.client, '\n')
+			i := bytes.IndexByte(l.client[from:], '\n')
 			if i < 0 {
 				break
 			}
-			line := l.client[:i+1]
-			l.client = l.client[i+1:]
+			line := l.client[:from+i+1]
+			l.client = l.client[from+i+1:]
+			from = 0
 			l.clientLine(line)
 		}
 		if l.eof {

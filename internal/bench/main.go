@@ -19,7 +19,12 @@ func main() {
 	flag.StringVar(&cfg.consulTemplate, "consul-template", "", "the consul-template binary, for the rotation comparison")
 	flag.IntVar(&cfg.runs, "runs", 200, "runs per launch measurement")
 	only := flag.String("only", "", "run only this section")
+	blob := flag.Int("blob-server", 0, "internal: act as the MCP blob server of the mcp section, answering with this many bytes")
 	flag.Parse()
+	if *blob > 0 {
+		blobServer(*blob)
+		return
+	}
 	if abs, err := filepath.Abs(cfg.cli); err == nil {
 		cfg.cli = abs // children run in their own directories
 	}
@@ -28,6 +33,7 @@ func main() {
 		run  func(config) ([]row, error)
 	}{
 		{"launch", launch},
+		{"mcp", mcpBench},
 	}
 	failed := false
 	for _, s := range sections {

@@ -13,8 +13,10 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -179,7 +181,7 @@ func (p *Provider) vault(host string) (*vault, error) {
 			// Throttling (429), 5xx and connection failures are retried for
 			// about 2 s in all, well inside a fetch's timeout; a Retry-After
 			// longer than MaxRetryDelay ends the retries at once.
-			Retry: policy.RetryOptions{MaxRetries: 3, RetryDelay: 200 * time.Millisecond, MaxRetryDelay: 5 * time.Second},
+			Retry: policy.RetryOptions{MaxRetries: 3, RetryDelay: 200 * time.Millisecond, MaxRetryDelay: 5 * time.Second, ShouldRetry: transient},
 		},
 	})
 	if err != nil {
@@ -188,6 +190,22 @@ func (p *Provider) vault(host string) (*vault, error) {
 	v := &vault{host: host, client: c, log: p.opts.Log, primed: make(chan struct{}), seen: map[string]seen{}}
 	p.vaults[host] = v
 	return v, nil
+}
+
+// transient says which failures are worth another try: the service's
+// throttling and server errors, and connection failures other than a vault
+// name that does not resolve, which will not come to exist in a second.
+func transient(resp *http.Response, err error) bool {
+	if err != nil {
+		var dns *net.DNSError
+		return !errors.As(err, &dns) || !dns.IsNotFound
+	}
+	switch resp.StatusCode {
+	case http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
+		http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
 }
 
 // do runs one request to the vault; before the vault's first request has

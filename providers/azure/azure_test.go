@@ -214,7 +214,7 @@ func TestFetchErrors(t *testing.T) {
 			defer cancel()
 			start := time.Now()
 			_, err := resolver(p).Resolve(ctx, []providers.Var{{Name: "DB", Value: "$<azure:" + tc.ref + ">"}})
-			if took := time.Since(start); took > 5*time.Second {
+			if took := time.Since(start); took > 30*time.Second { // bounded, not a measurement
 				t.Errorf("took %v", took)
 			}
 			if !errors.Is(err, tc.kind) {
