@@ -13,6 +13,7 @@ TESTFLAGS ?= -p 2 -count=1 -timeout 20m
 FUZZTIME  ?= 10s
 
 export MCP_SECRETS_VAULT_BIN := $(VAULT_BIN)
+export MCP_SECRETS_CONSUL_TEMPLATE := $(CT_BIN)
 
 .PHONY: build demo test unit fuzz bench lint vault npm clean
 
@@ -40,8 +41,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRedact$$' -fuzztime $(FUZZTIME) ./injector/redact
 	$(GO) test -run '^$$' -fuzz '^FuzzScanMessage$$' -fuzztime $(FUZZTIME) ./injector
 
-# Go benchmarks, then the comparison table (launch overhead, rotation,
-# MCP latency, serve) against the incumbents.
+# Go benchmarks (rotation latency per store and against consul-template,
+# polling cost, providers, redaction, the MCP relay), then the table of whole
+# processes (launch overhead, MCP latency and throughput, serve).
 bench: vault npm $(CT_BIN) build
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
 	$(GO) run ./internal/bench -mcp-secrets $(BIN) -consul-template $(CT_BIN)
