@@ -22,9 +22,8 @@ import (
 const MinLen = 6
 
 const (
-	gram     = 4
-	stride   = MinLen - gram + 1 // a pattern of MinLen bytes holds a gram at one of any stride positions
-	hashBits = 20
+	gram   = 4
+	stride = MinLen - gram + 1 // a pattern of MinLen bytes holds a gram at one of any stride positions
 )
 
 // Secret is a value and the name that stands for it.
@@ -37,6 +36,7 @@ type Secret struct {
 type Redactor struct {
 	pats    []pattern
 	filter  []uint64                // bitset over hash(gram)
+	shift   uint32                  // 32 - log2(bits in filter)
 	grams   map[uint32][]gramOffset // gram -> patterns holding it at offset
 	skipped []string
 }
@@ -54,7 +54,7 @@ type gramOffset struct {
 // New builds a redactor for secrets. Values shorter than MinLen are not
 // redacted: Skipped names them so the caller can say so once.
 func New(secrets []Secret) *Redactor {
-	r := &Redactor{filter: make([]uint64, 1<<hashBits/64), grams: map[uint32][]gramOffset{}}
+	r := &Redactor{grams: map[uint32][]gramOffset{}}
 	seen := map[string]bool{}
 	for _, s := range secrets {
 		if len(s.Value) < MinLen {
@@ -78,10 +78,18 @@ func New(secrets []Secret) *Redactor {
 	// Longest first, so the longest of the patterns that start at one
 	// position wins.
 	slices.SortStableFunc(r.pats, func(a, b pattern) int { return len(b.b) - len(a.b) })
+	// About 64 filter bits per gram: few false hits, and a filter small
+	// enough to stay in cache (32 KiB for a hundred secrets).
+	bits := uint32(16)
+	for 1<<bits < 64*stride*len(r.pats) && bits < 24 {
+		bits++
+	}
+	r.shift = 32 - bits
+	r.filter = make([]uint64, 1<<bits/64)
 	for i, p := range r.pats {
 		for off := 0; off < stride; off++ {
 			g := binary.LittleEndian.Uint32(p.b[off:])
-			h := hash(g)
+			h := r.hash(g)
 			r.filter[h/64] |= 1 << (h % 64)
 			r.grams[g] = append(r.grams[g], gramOffset{int32(i), int32(off)})
 		}
@@ -97,7 +105,7 @@ func (r *Redactor) Skipped() []string {
 	return r.skipped
 }
 
-func hash(g uint32) uint32 { return (g * 0x9E3779B1) >> (32 - hashBits) }
+func (r *Redactor) hash(g uint32) uint32 { return (g * 0x9E3779B1) >> r.shift }
 
 // forms are the ways a value shows up in output: as is, escaped in a JSON
 // string (by Go, which also escapes <>&, and by everyone else), and in
@@ -169,10 +177,11 @@ func (r *Redactor) Contains(src []byte) bool {
 
 // next finds the leftmost, then longest, match starting at or after from.
 func (r *Redactor) next(b []byte, from int) (start, pat int) {
+	filter, shift := r.filter, r.shift
 	for j := from; j+gram <= len(b); j += stride {
 		g := binary.LittleEndian.Uint32(b[j:])
-		h := hash(g)
-		if r.filter[h/64]&(1<<(h%64)) == 0 {
+		h := (g * 0x9E3779B1) >> shift
+		if filter[h/64]&(1<<(h%64)) == 0 {
 			continue
 		}
 		start, pat = -1, -1
