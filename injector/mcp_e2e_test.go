@@ -318,6 +318,7 @@ func TestStdoutHoldsOnlyMessages(t *testing.T) {
 func TestServerToClientRequests(t *testing.T) {
 	w := newWorld(t, "TOKEN=first-secret-value\n")
 	c := mcp.NewClient(&mcp.Implementation{Name: "test-client", Version: "v1"}, nil)
+	//lint:ignore SA1019 roots are the server-to-client request the protocol up to 2025-11-25 has
 	c.AddRoots(&mcp.Root{URI: "file:///workspace/one"})
 	cmd := w.command([]string{"TOKEN=$<TOKEN>"}, []string{"--debounce", "50ms"}, w.envserver)
 	cs, err := c.Connect(context.Background(), &mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}, &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})

@@ -27,7 +27,6 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 
@@ -229,7 +228,7 @@ func (v *vault) get(ctx context.Context, name, version string) (azsecrets.GetSec
 	var resp *http.Response
 	err := v.do(ctx, func(ctx context.Context) error {
 		var err error
-		r, err = v.client.GetSecret(runtime.WithCaptureResponse(ctx, &resp), name, version, nil)
+		r, err = v.client.GetSecret(policy.WithCaptureResponse(ctx, &resp), name, version, nil)
 		return err
 	})
 	switch {
