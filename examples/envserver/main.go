@@ -66,6 +66,7 @@ func main() {
 		})
 	mcp.AddTool(s, &mcp.Tool{Name: "roots", Description: "Asks the client for its roots (a request from server to client)"},
 		func(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
+			//lint:ignore SA1019 a server-to-client request, for clients of protocols up to 2025-11-25
 			res, err := req.Session.ListRoots(ctx, nil)
 			if err != nil {
 				return nil, nil, err
