@@ -264,7 +264,7 @@ func (l *loop) childLine(p *proc, line []byte) {
 		}
 		delete(s.listReqs, id)
 		l.toClient(line, true)
-		if p != l.cur && p.pending == 0 {
+		if p != l.cur && p != s.next && p.pending == 0 {
 			l.finishDrain(p)
 		}
 	case m.isRequest():
