@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/mcp-secrets/mcp-secrets/injector/jsonrpc"
 )
 
 // Restarting an MCP server without breaking the client's session: the new
@@ -89,24 +91,24 @@ func newSession() *session {
 
 // startsMCP reports whether a client's first line opens an MCP session.
 func startsMCP(line []byte) bool {
-	m, err := scanMessage(line)
-	return err == nil && m.isRequest() && (m.method == "initialize" || m.method == "server/discover")
+	m, err := jsonrpc.Scan(line)
+	return err == nil && m.IsRequest() && (m.Method == "initialize" || m.Method == "server/discover")
 }
 
 // clientLine routes one message from the client.
 func (l *loop) clientLine(line []byte) {
 	s := l.sess
-	m, err := scanMessage(line)
+	m, err := jsonrpc.Scan(line)
 	if err != nil {
 		l.toCurrent(line, m, false) // the server answers what it cannot parse
 		return
 	}
 	switch {
-	case m.isRequest():
+	case m.IsRequest():
 		s.record(m, line)
 		l.toCurrent(line, m, true)
-	case m.isNotification():
-		switch m.method {
+	case m.IsNotification():
+		switch m.Method {
 		case "notifications/initialized":
 			s.initialized = slices.Clone(line)
 		case "notifications/cancelled":
@@ -114,20 +116,20 @@ func (l *loop) clientLine(line []byte) {
 			var params struct {
 				RequestID json.RawMessage `json:"requestId"`
 			}
-			if json.Unmarshal(m.params, &params) == nil {
-				if p := s.pending[string(params.RequestID)]; p != nil {
+			if json.Unmarshal(m.Params, &params) == nil {
+				if p := s.pending[jsonrpc.IDKey(params.RequestID)]; p != nil {
 					p.in.push(line)
 					return
 				}
 			}
 		}
 		l.toCurrent(line, m, false)
-	case m.isResponse():
+	case m.IsResponse():
 		// A reply to a server's request goes to the child that asked, under
 		// the id it used.
-		if r, ok := s.fromSrv[string(m.id)]; ok {
-			delete(s.fromSrv, string(m.id))
-			r.p.in.push(spliceID(line, m, r.id))
+		if r, ok := s.fromSrv[jsonrpc.IDKey(m.ID)]; ok {
+			delete(s.fromSrv, jsonrpc.IDKey(m.ID))
+			r.p.in.push(jsonrpc.SpliceID(line, m, r.id))
 			return
 		}
 		l.toCurrent(line, m, false)
@@ -137,50 +139,50 @@ func (l *loop) clientLine(line []byte) {
 }
 
 // record keeps what a restarted server must be given again.
-func (s *session) record(m message, line []byte) {
-	switch m.method {
+func (s *session) record(m jsonrpc.Message, line []byte) {
+	switch m.Method {
 	case "initialize":
-		s.initialize, s.initID = slices.Clone(line), string(m.id)
+		s.initialize, s.initID = slices.Clone(line), jsonrpc.IDKey(m.ID)
 	case "server/discover":
 		s.discover = slices.Clone(line)
 	case "logging/setLevel":
-		s.setLevel = slices.Clone(m.params)
+		s.setLevel = slices.Clone(m.Params)
 	case "resources/subscribe", "resources/unsubscribe":
 		var params struct {
 			URI string `json:"uri"`
 		}
-		if json.Unmarshal(m.params, &params) != nil {
+		if json.Unmarshal(m.Params, &params) != nil {
 			return
 		}
 		s.subs = slices.DeleteFunc(s.subs, func(u string) bool { return u == params.URI })
-		if m.method == "resources/subscribe" {
+		if m.Method == "resources/subscribe" {
 			s.subs = append(s.subs, params.URI)
 		}
 	case "subscriptions/listen":
-		s.listens[string(m.id)] = slices.Clone(line)
+		s.listens[jsonrpc.IDKey(m.ID)] = slices.Clone(line)
 	case "tools/list", "prompts/list", "resources/list":
 		// The first page is what a restarted server's list is compared with.
 		var params struct {
 			Cursor string `json:"cursor"`
 		}
-		if m.params != nil {
-			_ = json.Unmarshal(m.params, &params)
+		if m.Params != nil {
+			_ = json.Unmarshal(m.Params, &params)
 		}
 		if params.Cursor == "" {
-			s.listReqs[string(m.id)] = m.method
+			s.listReqs[jsonrpc.IDKey(m.ID)] = m.Method
 		}
 	}
 }
 
 // toCurrent sends a client message to the current child, or holds it while
 // a new child is brought up.
-func (l *loop) toCurrent(line []byte, m message, request bool) {
+func (l *loop) toCurrent(line []byte, m jsonrpc.Message, request bool) {
 	s := l.sess
 	if s.next != nil {
 		if len(s.queue) >= queueMessages || s.queued+len(line) > queueBytes {
-			l.s.Log.Warn("too many client messages during a restart; refusing one", "method", m.method)
+			l.s.Log.Warn("too many client messages during a restart; refusing one", "method", m.Method)
 			if request {
-				l.replyError(m.id, "mcp-secrets: the server is restarting and too many requests are waiting; retry the request")
+				l.replyError(m.ID, "mcp-secrets: the server is restarting and too many requests are waiting; retry the request")
 			}
 			return
 		}
@@ -189,7 +191,7 @@ func (l *loop) toCurrent(line []byte, m message, request bool) {
 		return
 	}
 	if request {
-		s.pending[string(m.id)] = l.cur
+		s.pending[jsonrpc.IDKey(m.ID)] = l.cur
 		l.cur.pending++
 	}
 	l.cur.in.push(slices.Clone(line))
@@ -235,14 +237,14 @@ func (l *loop) childBytes(p *proc, data []byte) {
 // childLine routes one message from a child to the client, redacted.
 func (l *loop) childLine(p *proc, line []byte) {
 	s := l.sess
-	m, err := scanMessage(line)
+	m, err := jsonrpc.Scan(line)
 	if err != nil {
 		l.toClient(line, false)
 		return
 	}
 	switch {
-	case m.isResponse():
-		id := string(m.id)
+	case m.IsResponse():
+		id := jsonrpc.IDKey(m.ID)
 		if r, ok := s.own[id]; ok {
 			delete(s.own, id)
 			l.replayReply(r, m)
@@ -255,11 +257,11 @@ func (l *loop) childLine(p *proc, line []byte) {
 			delete(s.pending, id)
 			delete(s.listens, id)
 			p.pending--
-			if method, ok := s.listReqs[id]; ok && m.result != nil {
-				s.lists[method] = sha256.Sum256(m.result)
+			if method, ok := s.listReqs[id]; ok && m.Result != nil {
+				s.lists[method] = sha256.Sum256(m.Result)
 			}
-			if id == s.initID && m.result != nil {
-				s.caps = capsDigest(m.result)
+			if id == s.initID && m.Result != nil {
+				s.caps = capsDigest(m.Result)
 			}
 		}
 		delete(s.listReqs, id)
@@ -267,16 +269,16 @@ func (l *loop) childLine(p *proc, line []byte) {
 		if p != l.cur && p != s.next && p.pending == 0 {
 			l.finishDrain(p)
 		}
-	case m.isRequest():
+	case m.IsRequest():
 		// A server's request: a child after the first gets ids of its own
 		// (JSON strings), so two children's ids never meet at the client.
 		out := line
 		if p.gen > 0 {
-			id := strconv.Quote(fmt.Sprintf("%sg%d-%s", s.prefix, p.gen, m.id))
-			out = spliceID(line, m, []byte(id))
-			s.fromSrv[id] = serverReq{p, slices.Clone(m.id)}
+			id := strconv.Quote(fmt.Sprintf("%sg%d-%s", s.prefix, p.gen, m.ID))
+			out = jsonrpc.SpliceID(line, m, []byte(id))
+			s.fromSrv[id] = serverReq{p, slices.Clone(m.ID)}
 		} else {
-			s.fromSrv[string(m.id)] = serverReq{p, slices.Clone(m.id)}
+			s.fromSrv[jsonrpc.IDKey(m.ID)] = serverReq{p, slices.Clone(m.ID)}
 		}
 		l.toClient(out, true)
 	default:
@@ -302,12 +304,7 @@ func (l *loop) toClient(line []byte, isJSON bool) {
 
 // replyError answers a client request in the launcher's name.
 func (l *loop) replyError(id []byte, msg string) {
-	b, _ := json.Marshal(map[string]any{
-		"jsonrpc": "2.0",
-		"id":      json.RawMessage(id),
-		"error":   map[string]any{"code": RestartedCode, "message": msg},
-	})
-	l.out.push(append(b, '\n'))
+	l.out.push(append(jsonrpc.ErrorReply(id, RestartedCode, msg), '\n'))
 }
 
 // restartMCP brings up a new child beside the current one.
@@ -358,23 +355,23 @@ func (l *loop) ownRequest(p *proc, line []byte, method string) {
 	if line == nil {
 		line = []byte(`{"jsonrpc":"2.0","id":0,"method":"` + method + `","params":{}}` + "\n")
 	}
-	m, err := scanMessage(line)
+	m, err := jsonrpc.Scan(line)
 	if err != nil {
 		return
 	}
 	s.own[id] = ownReq{p, method}
 	s.waiting++
-	p.in.push(spliceID(line, m, []byte(id)))
+	p.in.push(jsonrpc.SpliceID(line, m, []byte(id)))
 }
 
 // replayReply handles the reply to one replayed request.
-func (l *loop) replayReply(r ownReq, m message) {
+func (l *loop) replayReply(r ownReq, m jsonrpc.Message) {
 	s := l.sess
 	if s.next != r.p {
 		return // a restart given up on
 	}
 	s.waiting--
-	if m.hasError && (r.method == "initialize" || r.method == "server/discover") {
+	if m.HasError && (r.method == "initialize" || r.method == "server/discover") {
 		l.replayFailed(r.p, r.method+" was refused")
 		return
 	}
@@ -385,7 +382,7 @@ func (l *loop) replayReply(r ownReq, m message) {
 	}
 	switch r.method {
 	case "initialize":
-		if d := capsDigest(m.result); d != s.caps {
+		if d := capsDigest(m.Result); d != s.caps {
 			s.changed = append(s.changed, "tools", "prompts", "resources")
 			s.caps = d
 		}
@@ -403,8 +400,8 @@ func (l *loop) replayReply(r ownReq, m message) {
 			l.ownRequest(r.p, nil, method)
 		}
 	case "tools/list", "prompts/list", "resources/list":
-		if m.result != nil && sha256.Sum256(m.result) != s.lists[r.method] {
-			s.lists[r.method] = sha256.Sum256(m.result)
+		if m.Result != nil && sha256.Sum256(m.Result) != s.lists[r.method] {
+			s.lists[r.method] = sha256.Sum256(m.Result)
 			s.changed = append(s.changed, r.method[:len(r.method)-len("/list")])
 		}
 	}
@@ -531,14 +528,6 @@ func (l *loop) failPending(p *proc) {
 			delete(s.fromSrv, id)
 		}
 	}
-}
-
-// spliceID replaces a message's id with id.
-func spliceID(line []byte, m message, id []byte) []byte {
-	out := make([]byte, 0, len(line)+len(id))
-	out = append(out, line[:m.idStart]...)
-	out = append(out, id...)
-	return append(out, line[m.idEnd:]...)
 }
 
 // capsDigest digests the capabilities in an initialize result, whatever the

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -20,6 +23,8 @@ type app struct {
 	stdout, stderr io.Writer
 	environ        []string
 	redact         *redact.Set // values in effect, redacted from all the launcher prints
+	hiddenMu       sync.Mutex
+	hidden         map[string][]redact.Secret // the values in redact, by owner
 	log            *slog.Logger
 	logFormat      string
 	logLevel       string
@@ -84,8 +89,24 @@ func (a *app) rootCmd() *cobra.Command {
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.logFormat, "log-format", "text", "log format on stderr: text or json")
 	pf.StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(a.runCmd(), a.execCmd(), a.checkCmd(), a.versionCmd())
+	root.AddCommand(a.runCmd(), a.execCmd(), a.checkCmd(), a.versionCmd(), a.scanCmd(), a.wrapCmd(), a.serveCmd())
 	return root
+}
+
+// hide makes owner's secrets (a session's: serve has one per server)
+// those the launcher's output hides, with every other owner's.
+func (a *app) hide(owner string, secrets []redact.Secret) {
+	a.hiddenMu.Lock()
+	defer a.hiddenMu.Unlock()
+	if a.hidden == nil {
+		a.hidden = map[string][]redact.Secret{}
+	}
+	a.hidden[owner] = secrets
+	var all []redact.Secret
+	for _, k := range slices.Sorted(maps.Keys(a.hidden)) {
+		all = append(all, a.hidden[k]...)
+	}
+	a.redact.Store(redact.New(all))
 }
 
 // setupLog makes the launcher's logger: stderr only, every value in effect

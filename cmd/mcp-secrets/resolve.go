@@ -53,6 +53,7 @@ type session struct {
 	stores   map[string]providers.Provider // as built; the resolver may read through a cache
 	resolver *providers.Resolver
 	previous []redact.Secret // the values of the last resolution
+	owner    string          // whose values these are, among those the output hides (serve: a server)
 }
 
 func (a *app) newSession(f *resolveFlags, argv []string) (*session, error) {
@@ -103,17 +104,43 @@ func (a *app) providers(files *dotenv.Files) map[string]providers.Provider {
 	}
 }
 
-// resolve reads the env files again and resolves every reference. The
-// values it returns are redacted from the launcher's output from then on.
-// On failure the resolution holds only the variables that resolved.
+// resolve reads the env files again and resolves every reference of the
+// launcher's environment, the env files and the arguments. The values it
+// returns are redacted from the launcher's output from then on. On failure
+// the resolution holds only the variables that resolved.
 func (s *session) resolve(ctx context.Context) (*rotation.Resolution, error) {
 	fileVars, err := s.envFileVars()
 	if err != nil {
 		return nil, err
 	}
-	var vars []providers.Var
+	return s.resolveEnv(ctx, s.a.environ, fileVars)
+}
+
+// resolveEnv resolves the references of environ (the child's would-be
+// environment), of fileVars (variables environ does not set) and of the
+// arguments, and builds the child's launch.
+func (s *session) resolveEnv(ctx context.Context, environ []string, fileVars map[string]string) (*rotation.Resolution, error) {
+	vars, argRefs := s.vars(environ, fileVars)
+	resolved, err := s.resolver.Resolve(ctx, vars)
+	s.redactAll(resolved)
+	if err != nil {
+		return &rotation.Resolution{Resolved: resolved}, err // what did resolve, for check's table
+	}
+	r := &rotation.Resolution{Launch: injector.Launch{Argv: slices.Clone(s.argv)}, Resolved: resolved}
+	nvars := len(resolved) - len(argRefs)
+	for j, i := range argRefs {
+		r.Launch.Argv[i] = resolved[nvars+j].Value.Reveal()
+	}
+	r.Launch.Env = injector.ChildEnv(environ, fileVars, resolved[:nvars], injector.EnvOptions{Clean: s.flags.cleanEnv, Keep: s.flags.keepEnv})
+	return r, nil
+}
+
+// vars are the variables whose values hold references: environ's, then
+// those of fileVars that environ does not set, then the arguments' (argRefs
+// are their indexes in argv).
+func (s *session) vars(environ []string, fileVars map[string]string) (vars []providers.Var, argRefs []int) {
 	set := map[string]bool{}
-	for _, kv := range slices.Sorted(slices.Values(s.a.environ)) {
+	for _, kv := range slices.Sorted(slices.Values(environ)) {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
 			continue
@@ -128,25 +155,13 @@ func (s *session) resolve(ctx context.Context) (*rotation.Resolution, error) {
 			vars = append(vars, providers.Var{Name: k, Value: v})
 		}
 	}
-	var argRefs []int
 	for i, arg := range s.argv {
 		if providers.HasRef(arg) {
 			argRefs = append(argRefs, i)
 			vars = append(vars, providers.Var{Name: fmt.Sprintf("argument %d", i), Value: arg})
 		}
 	}
-	resolved, err := s.resolver.Resolve(ctx, vars)
-	s.redactAll(resolved)
-	if err != nil {
-		return &rotation.Resolution{Resolved: resolved}, err // what did resolve, for check's table
-	}
-	r := &rotation.Resolution{Launch: injector.Launch{Argv: slices.Clone(s.argv)}, Resolved: resolved}
-	nvars := len(resolved) - len(argRefs)
-	for j, i := range argRefs {
-		r.Launch.Argv[i] = resolved[nvars+j].Value.Reveal()
-	}
-	r.Launch.Env = injector.ChildEnv(s.a.environ, fileVars, resolved[:nvars], injector.EnvOptions{Clean: s.flags.cleanEnv, Keep: s.flags.keepEnv})
-	return r, nil
+	return vars, argRefs
 }
 
 // close ends what the providers started (Vault's token renewal).
@@ -181,9 +196,12 @@ func (s *session) redactAll(resolved []providers.Resolved) {
 	for _, r := range resolved {
 		secrets = append(secrets, redact.Secret{Name: r.Name, Value: r.Value.Reveal()})
 	}
-	s.a.redact.Store(redact.New(append(secrets, s.previous...)))
+	kept := append(secrets, s.previous...)
+	s.a.hide(s.owner, kept)
 	s.previous = secrets
-	for _, name := range s.a.redact.Load().Skipped() {
-		s.a.log.Warn("value too short to redact from output", "variable", name, "min_length", redact.MinLen)
+	for _, sec := range kept {
+		if sec.Value != "" && len(sec.Value) < redact.MinLen {
+			s.a.log.Warn("value too short to redact from output", "variable", sec.Name, "min_length", redact.MinLen)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
 	"github.com/mcp-secrets/mcp-secrets/injector"
@@ -19,14 +21,47 @@ import (
 
 type runFlags struct {
 	resolveFlags
+	supervise superviseFlags
+	mcp       string
+}
+
+// superviseFlags are the flags of the commands that supervise children
+// and restart them when a secret rotates (run, serve).
+type superviseFlags struct {
 	stopSignal   string
 	stopTimeout  time.Duration
 	watch        bool
 	pollInterval time.Duration
 	debounce     time.Duration
 	debounceMax  time.Duration
-	mcp          string
 	redact       bool
+}
+
+func (f *superviseFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.stopSignal, "stop-signal", "SIGTERM", "signal that asks the child's process group to stop")
+	fs.DurationVar(&f.stopTimeout, "stop-timeout", 10*time.Second, "time the child has to stop before SIGKILL to its group")
+	fs.BoolVar(&f.watch, "watch", true, "watch the secrets and restart the child when one really changes")
+	fs.DurationVar(&f.pollInterval, "poll-interval", 60*time.Second, "how often each store is asked for the versions of its secrets (±10%)")
+	fs.DurationVar(&f.debounce, "debounce", 500*time.Millisecond, "restart once no change has arrived for this long")
+	fs.DurationVar(&f.debounceMax, "debounce-max", 5*time.Second, "but never later than this after the first change")
+	fs.BoolVar(&f.redact, "redact", true, "replace resolved values in what an MCP child prints (stdout and stderr) with [REDACTED:VAR]")
+}
+
+// watcher watches the secrets of sess's resolutions; resolve resolves
+// again, through cache.
+func (f *superviseFlags) watcher(log *slog.Logger, sess *session, cache *rotation.Cache, resolve func(context.Context) (*rotation.Resolution, error), updates chan<- injector.Launch) *rotation.Watcher {
+	return &rotation.Watcher{
+		Resolve:     resolve,
+		Providers:   sess.stores,
+		Cache:       cache,
+		Files:       sess.files.Paths(),
+		Interval:    f.pollInterval,
+		Timeout:     sess.flags.timeout,
+		Debounce:    f.debounce,
+		DebounceMax: f.debounceMax,
+		Log:         log,
+		Updates:     updates,
+	}
 }
 
 func (a *app) runCmd() *cobra.Command {
@@ -44,19 +79,13 @@ func (a *app) runCmd() *cobra.Command {
 	fs := cmd.Flags()
 	fs.SetInterspersed(false)
 	f.register(fs, a, providers.FallbackAuto)
-	fs.StringVar(&f.stopSignal, "stop-signal", "SIGTERM", "signal that asks the child's process group to stop")
-	fs.DurationVar(&f.stopTimeout, "stop-timeout", 10*time.Second, "time the child has to stop before SIGKILL to its group")
-	fs.BoolVar(&f.watch, "watch", true, "watch the secrets and restart the child when one really changes")
-	fs.DurationVar(&f.pollInterval, "poll-interval", 60*time.Second, "how often each store is asked for the versions of its secrets (±10%)")
-	fs.DurationVar(&f.debounce, "debounce", 500*time.Millisecond, "restart once no change has arrived for this long")
-	fs.DurationVar(&f.debounceMax, "debounce-max", 5*time.Second, "but never later than this after the first change")
+	f.supervise.register(fs)
 	fs.StringVar(&f.mcp, "mcp", "auto", "speak MCP on the child's stdio, keeping the client's session across restarts: auto (if the client's first message is initialize or server/discover), on or off")
-	fs.BoolVar(&f.redact, "redact", true, "replace resolved values in what an MCP child prints (stdout and stderr) with [REDACTED:VAR]")
 	return cmd
 }
 
 func (a *app) runChild(ctx context.Context, f *runFlags, argv []string) error {
-	stopSig, err := parseSignal(f.stopSignal)
+	stopSig, err := parseSignal(f.supervise.stopSignal)
 	if err != nil {
 		return err
 	}
@@ -86,32 +115,21 @@ func (a *app) runChild(ctx context.Context, f *runFlags, argv []string) error {
 		Spec: injector.Spec{
 			OwnGroup:    !injector.IsTerminal(a.stdin),
 			StopSignal:  stopSig,
-			StopTimeout: f.stopTimeout,
+			StopTimeout: f.supervise.stopTimeout,
 		},
 		Stdin: a.stdin, Stdout: a.stdout, Stderr: a.stderr,
 		MCP:  mcpMode,
 		Log:  a.log,
 		Reap: reap,
 	}
-	if f.redact {
+	if f.supervise.redact {
 		sup.Redact = a.redact
 	}
 	updates := make(chan injector.Launch)
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	if f.watch {
-		w := &rotation.Watcher{
-			Resolve:     sess.resolve,
-			Providers:   sess.stores,
-			Cache:       cache,
-			Files:       sess.files.Paths(),
-			Interval:    f.pollInterval,
-			Timeout:     f.timeout,
-			Debounce:    f.debounce,
-			DebounceMax: f.debounceMax,
-			Log:         a.log,
-			Updates:     updates,
-		}
+	if f.supervise.watch {
+		w := f.supervise.watcher(a.log, sess, cache, sess.resolve, updates)
 		wg.Go(func() { w.Run(ctx, res) })
 	}
 	code, err := sup.Run(ctx, res.Launch, updates, sigs)

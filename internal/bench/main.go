@@ -34,6 +34,7 @@ func main() {
 	}{
 		{"launch", launch},
 		{"mcp", mcpBench},
+		{"serve", serveBench},
 	}
 	failed := false
 	for _, s := range sections {

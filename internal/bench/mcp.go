@@ -187,4 +187,3 @@ func blobServer(size int) {
 		out.Flush()
 	}
 }
-

@@ -1,0 +1,110 @@
+package audit
+
+import (
+	"cmp"
+	"fmt"
+	"path/filepath"
+	"strings"
+)
+
+// Location is one config file an MCP client reads, under one of a few base
+// directories of the user's.
+type Location struct {
+	Client string
+	GOOS   string // "" for every OS
+	Base   Base
+	Path   string // under Base, with slashes
+}
+
+// Base is a directory a client's config is under.
+type Base string
+
+const (
+	Home       Base = "~"                                // $HOME (%USERPROFILE%)
+	XDGConfig  Base = "$XDG_CONFIG_HOME"                 // default ~/.config
+	AppSupport Base = "~/Library/Application Support"    // macOS
+	AppData    Base = "%APPDATA%"                        // Windows
+	CodexHome  Base = "$CODEX_HOME"                      // default ~/.codex
+	Project    Base = "the scanned directory, any depth" // project configs, and .env files
+)
+
+// Locations is the table scan reads with no path: every MCP client config
+// it knows, per OS. Project configs (Base Project) are looked for in the
+// directory tree scanned, like .env files.
+func Locations() []Location {
+	return []Location{
+		{"Claude Desktop", "darwin", AppSupport, "Claude/claude_desktop_config.json"},
+		{"Claude Desktop", "windows", AppData, "Claude/claude_desktop_config.json"},
+		{"Claude Desktop", "linux", XDGConfig, "Claude/claude_desktop_config.json"},
+		{"Claude Code (user and per-project servers)", "", Home, ".claude.json"},
+		{"Claude Code (project)", "", Project, ".mcp.json"},
+		{"Cursor", "", Home, ".cursor/mcp.json"},
+		{"Cursor (project)", "", Project, ".cursor/mcp.json"},
+		{"VS Code", "darwin", AppSupport, "Code/User/mcp.json"},
+		{"VS Code", "windows", AppData, "Code/User/mcp.json"},
+		{"VS Code", "linux", XDGConfig, "Code/User/mcp.json"},
+		{"VS Code (user settings)", "darwin", AppSupport, "Code/User/settings.json"},
+		{"VS Code (user settings)", "windows", AppData, "Code/User/settings.json"},
+		{"VS Code (user settings)", "linux", XDGConfig, "Code/User/settings.json"},
+		{"VS Code (project)", "", Project, ".vscode/mcp.json"},
+		{"Windsurf", "", Home, ".codeium/windsurf/mcp_config.json"},
+		{"Gemini CLI", "", Home, ".gemini/settings.json"},
+		{"Gemini CLI (project)", "", Project, ".gemini/settings.json"},
+		{"Codex", "", CodexHome, "config.toml"},
+	}
+}
+
+// LocationTable is Locations as text, for the command's help.
+func LocationTable() string {
+	var b strings.Builder
+	for _, l := range Locations() {
+		fmt.Fprintf(&b, "  %-44s %-8s %s/%s\n", l.Client, cmp.Or(l.GOOS, "all"), l.Base, l.Path)
+	}
+	return b.String()
+}
+
+// dir resolves a base directory from the environment; "" if it cannot.
+func (b Base) dir(getenv func(string) string, goos string) string {
+	home := getenv("HOME")
+	if goos == "windows" {
+		home = cmp.Or(getenv("USERPROFILE"), home)
+	}
+	under := func(parts ...string) string {
+		if home == "" {
+			return ""
+		}
+		return filepath.Join(append([]string{home}, parts...)...)
+	}
+	switch b {
+	case Home:
+		return under()
+	case XDGConfig:
+		return cmp.Or(getenv("XDG_CONFIG_HOME"), under(".config"))
+	case AppSupport:
+		return under("Library", "Application Support")
+	case AppData:
+		return getenv("APPDATA")
+	case CodexHome:
+		return cmp.Or(getenv("CODEX_HOME"), under(".codex"))
+	}
+	return ""
+}
+
+// projectConfig reports whether an absolute path is a project-level MCP
+// config.
+func projectConfig(path string) bool {
+	path = filepath.ToSlash(path)
+	for _, l := range Locations() {
+		if l.Base == Project && strings.HasSuffix(path, "/"+l.Path) {
+			return true
+		}
+	}
+	return false
+}
+
+// isDotenv reports whether a file name is a .env file: .env, .env.local,
+// .env.production, prod.env (not .envrc, which is shell).
+func isDotenv(name string) bool {
+	ext := filepath.Ext(name)
+	return name == ".env" || ext == ".env" || strings.HasPrefix(name, ".env.") && ext != ".json" && ext != ".toml"
+}

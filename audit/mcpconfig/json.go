@@ -1,0 +1,171 @@
+package mcpconfig
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/tailscale/hujson"
+)
+
+// parseJSON finds the servers of every JSON client format: mcpServers
+// (Claude Desktop, Claude Code, Cursor, Windsurf, Gemini CLI), servers
+// (VS Code's mcp.json), mcp.servers (VS Code's settings.json) and
+// projects.PATH.mcpServers (Claude Code's per-project servers).
+func (f *File) parseJSON() error {
+	v, err := hujson.Parse(f.Data)
+	if err != nil {
+		return jsonError(err)
+	}
+	root, ok := v.Value.(*hujson.Object)
+	if !ok {
+		return nil
+	}
+	for _, m := range root.Members {
+		switch name := memberName(m); name {
+		case "mcpServers", "servers":
+			f.jsonServers(name, &m.Value)
+		case "mcp":
+			if mcp, ok := m.Value.Value.(*hujson.Object); ok {
+				for _, mm := range mcp.Members {
+					if memberName(mm) == "servers" {
+						f.jsonServers("mcp.servers", &mm.Value)
+					}
+				}
+			}
+		case "projects":
+			projects, ok := m.Value.Value.(*hujson.Object)
+			if !ok {
+				continue
+			}
+			for _, p := range projects.Members {
+				proj, ok := p.Value.Value.(*hujson.Object)
+				if !ok {
+					continue
+				}
+				for _, pm := range proj.Members {
+					if memberName(pm) == "mcpServers" {
+						f.jsonServers(join(join("projects", memberName(p)), "mcpServers"), &pm.Value)
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// jsonError keeps the position of hujson's error and says why in words of
+// its own: hujson's message quotes what it could not parse ("invalid
+// literal: sk-...").
+func jsonError(err error) error {
+	e := &SyntaxError{Reason: "not valid JSON"}
+	if _, serr := fmt.Sscanf(err.Error(), "hujson: line %d, column %d:", &e.Line, &e.Column); serr != nil {
+		e.Line, e.Column = 1, 1
+	}
+	msg := err.Error()
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		e.Reason = "unexpected end of input"
+	case strings.Contains(msg, "invalid literal"):
+		e.Reason = "invalid literal (a string without quotes?)"
+	case strings.Contains(msg, "after object value"):
+		e.Reason = `expected "," or "}" after an object value`
+	case strings.Contains(msg, "after array value"):
+		e.Reason = `expected "," or "]" after an array value`
+	case strings.Contains(msg, "after object name"):
+		e.Reason = `expected ":" after an object key`
+	case strings.Contains(msg, "invalid character"):
+		e.Reason = "invalid character"
+	}
+	return e
+}
+
+func memberName(m hujson.ObjectMember) string {
+	if lit, ok := m.Name.Value.(hujson.Literal); ok {
+		return lit.String()
+	}
+	return ""
+}
+
+func (f *File) jsonServers(loc string, v *hujson.Value) {
+	obj, ok := v.Value.(*hujson.Object)
+	if !ok {
+		return
+	}
+	for _, m := range obj.Members {
+		entry, ok := m.Value.Value.(*hujson.Object)
+		if !ok {
+			continue
+		}
+		name := memberName(m)
+		srv := &Server{Name: name, Location: join(loc, name), argsValid: true}
+		for i := range entry.Members {
+			f.jsonField(srv, &entry.Members[i])
+		}
+		f.Servers = append(f.Servers, srv)
+	}
+}
+
+func (f *File) jsonField(srv *Server, m *hujson.ObjectMember) {
+	key := memberName(*m)
+	loc := join(srv.Location, key)
+	switch key {
+	case "command":
+		if s, ok := f.jsonString(loc, &m.Value); ok {
+			srv.Command = &s
+			// An args key goes after the command, on a line of its own
+			// when the command has one.
+			srv.command = site{at: m.Value.EndOffset, prefix: ", "}
+			if indent, ok := f.indentOf(m.Name.StartOffset); ok && indent != "" {
+				srv.command.prefix = ",\n" + indent
+			}
+		}
+	case "args":
+		arr, ok := m.Value.Value.(*hujson.Array)
+		if !ok {
+			srv.argsValid = false
+			return
+		}
+		a := &arraySite{open: m.Value.StartOffset + 1, empty: len(arr.Elements) == 0}
+		if !a.empty {
+			first := arr.Elements[0].StartOffset
+			if indent, ok := f.indentOf(first); ok && strings.Contains(string(f.Data[a.open:first]), "\n") {
+				a.multiline = indent
+			}
+		}
+		srv.args = a
+		for i := range arr.Elements {
+			if s, ok := f.jsonString(index(loc, i), &arr.Elements[i]); ok {
+				srv.Args = append(srv.Args, s)
+			}
+		}
+	case "env", "headers":
+		obj, ok := m.Value.Value.(*hujson.Object)
+		if !ok {
+			return
+		}
+		for _, e := range obj.Members {
+			name := memberName(e)
+			if s, ok := f.jsonString(join(loc, name), &e.Value); ok {
+				if key == "env" {
+					srv.Env = append(srv.Env, Entry{name, s})
+				} else {
+					srv.Headers = append(srv.Headers, Entry{name, s})
+				}
+			}
+		}
+	case "url", "httpUrl", "serverUrl": // Gemini CLI's streamable HTTP, Windsurf's
+		if s, ok := f.jsonString(loc, &m.Value); ok {
+			srv.URL = &s
+		}
+	}
+}
+
+func (f *File) jsonString(loc string, v *hujson.Value) (String, bool) {
+	lit, ok := v.Value.(hujson.Literal)
+	if !ok || lit.Kind() != '"' {
+		return String{}, false
+	}
+	return f.str(lit.String(), loc, v.StartOffset, v.EndOffset), true
+}

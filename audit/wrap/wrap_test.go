@@ -1,0 +1,331 @@
+package wrap
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mcp-secrets/mcp-secrets/audit"
+	"github.com/mcp-secrets/mcp-secrets/audit/auditest"
+	"github.com/mcp-secrets/mcp-secrets/audit/mcpconfig"
+	"github.com/mcp-secrets/mcp-secrets/audit/rules"
+	"github.com/mcp-secrets/mcp-secrets/providers"
+	"github.com/mcp-secrets/mcp-secrets/providers/dotenv"
+)
+
+func plan(t *testing.T, name, data string, target Target, existing map[string]string) *Plan {
+	t.Helper()
+	d, err := rules.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := mcpconfig.Parse(name, []byte(auditest.Expand(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(f, audit.Hits(d, f), target, "/opt/bin/mcp-secrets", existing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// noLeak fails if s holds any of the test secrets.
+func noLeak(t *testing.T, what, s string) {
+	t.Helper()
+	for name, v := range auditest.Secrets() {
+		if strings.Contains(s, v) || strings.Contains(s, auditest.JSONString(v)) {
+			t.Errorf("%s holds the secret %s", what, name)
+		}
+	}
+}
+
+const claudeConfig = `{
+  "mcpServers": {
+    "github": {
+      "command": "npx",
+      "args": ["-y", "@modelcontextprotocol/server-github"],
+      "env": {
+        "GITHUB_PERSONAL_ACCESS_TOKEN": "${GITHUB_PAT}",
+        "GITHUB_TOOLSETS": "repos,issues"
+      }
+    },
+    "postgres": {
+      "command": "npx",
+      "args": ["-y", "@modelcontextprotocol/server-postgres", "postgresql://app:${PG_PASSWORD}@db:5432/app"]
+    },
+    "sentry": {
+      "url": "https://mcp.example.com/mcp",
+      "headers": {"Authorization": "Bearer ${GENERIC_SECRET}"}
+    },
+    "slack": {
+      "command": "/usr/local/bin/mcp-secrets",
+      "args": ["run", "--", "npx", "-y", "@modelcontextprotocol/server-slack"],
+      "env": {"SLACK_BOT_TOKEN": "${SLACK_TOKEN}"}
+    },
+    "filesystem": {
+      "command": "npx",
+      "args": ["-y", "@modelcontextprotocol/server-filesystem", "/safe/workspace"]
+    }
+  }
+}
+`
+
+func TestPlan(t *testing.T) {
+	p := plan(t, "claude_desktop_config.json", claudeConfig, Target{"aws", "mcp"}, nil)
+	got := string(p.Rewritten())
+	want := auditest.Expand(`{
+  "mcpServers": {
+    "github": {
+      "command": "/opt/bin/mcp-secrets",
+      "args": ["run", "--", "npx", "-y", "@modelcontextprotocol/server-github"],
+      "env": {
+        "GITHUB_PERSONAL_ACCESS_TOKEN": "$<aws:mcp/github#GITHUB_PERSONAL_ACCESS_TOKEN>",
+        "GITHUB_TOOLSETS": "repos,issues"
+      }
+    },
+    "postgres": {
+      "command": "/opt/bin/mcp-secrets",
+      "args": ["run", "--allow-secret-args", "--", "npx", "-y", "@modelcontextprotocol/server-postgres", "$<aws:mcp/postgres#ARG_2>"]
+    },
+    "sentry": {
+      "url": "https://mcp.example.com/mcp",
+      "headers": {"Authorization": "Bearer ${GENERIC_SECRET}"}
+    },
+    "slack": {
+      "command": "/usr/local/bin/mcp-secrets",
+      "args": ["run", "--", "npx", "-y", "@modelcontextprotocol/server-slack"],
+      "env": {"SLACK_BOT_TOKEN": "${SLACK_TOKEN}"}
+    },
+    "filesystem": {
+      "command": "npx",
+      "args": ["-y", "@modelcontextprotocol/server-filesystem", "/safe/workspace"]
+    }
+  }
+}
+`)
+	if got != want {
+		t.Errorf("rewritten:\n%s\nwant:\n%s", got, want)
+	}
+	if len(p.Servers) != 2 || p.Servers[0].Secret != "mcp/github" || p.Servers[1].Secret != "mcp/postgres" || !p.Servers[1].SecretArgs || p.Servers[0].SecretArgs {
+		t.Errorf("servers: %+v %+v", p.Servers[0], p.Servers[1])
+	}
+	s := auditest.Secrets()
+	if v := p.Servers[1].Values["ARG_2"]; v != "postgresql://app:"+s["PG_PASSWORD"]+"@db:5432/app" {
+		t.Errorf("postgres stores the whole argument, got %d bytes", len(v))
+	}
+	wantNotes := []string{
+		"mcpServers.sentry is a remote server: nothing starts it, so its secrets (mcpServers.sentry.headers.Authorization) stay where they are; move them by hand",
+		"mcpServers.slack already runs through mcp-secrets: left as it is, with its plaintext secrets (mcpServers.slack.env.SLACK_BOT_TOKEN)",
+	}
+	if strings.Join(p.Notes, "\n") != strings.Join(wantNotes, "\n") {
+		t.Errorf("notes:\n%s", strings.Join(p.Notes, "\n"))
+	}
+
+	diff := p.Diff()
+	wantDiff := `--- claude_desktop_config.json
++++ claude_desktop_config.json
+@@ -2,14 +2,14 @@
+   "mcpServers": {
+     "github": {
+-      "command": "npx",
+-      "args": ["-y", "@modelcontextprotocol/server-github"],
++      "command": "/opt/bin/mcp-secrets",
++      "args": ["run", "--", "npx", "-y", "@modelcontextprotocol/server-github"],
+       "env": {
+-        "GITHUB_PERSONAL_ACCESS_TOKEN": "ghp_…(40 chars)",
++        "GITHUB_PERSONAL_ACCESS_TOKEN": "$<aws:mcp/github#GITHUB_PERSONAL_ACCESS_TOKEN>",
+         "GITHUB_TOOLSETS": "repos,issues"
+       }
+     },
+     "postgres": {
+-      "command": "npx",
+-      "args": ["-y", "@modelcontextprotocol/server-postgres", "postgresql://app:pw…(19 chars)@db:5432/app"]
++      "command": "/opt/bin/mcp-secrets",
++      "args": ["run", "--allow-secret-args", "--", "npx", "-y", "@modelcontextprotocol/server-postgres", "$<aws:mcp/postgres#ARG_2>"]
+     },
+     "sentry": {
+`
+	if diff != wantDiff {
+		t.Errorf("diff:\n%s\nwant:\n%s", diff, wantDiff)
+	}
+	noLeak(t, "diff", diff)
+
+	// Once wrapped, nothing is left to wrap.
+	again := plan(t, "claude_desktop_config.json", got, Target{"aws", "mcp"}, nil)
+	if again.Count() != 0 || string(again.Rewritten()) != got {
+		t.Errorf("second plan moves %d values", again.Count())
+	}
+}
+
+// The diff masks secrets that stay, in context lines, and a secret that
+// spans lines is never cut by a hunk's edge.
+func TestDiffMasksContext(t *testing.T) {
+	p := plan(t, "config.toml", `[mcp_servers.db]
+command = "npx"
+env = { DB_PASSWORD = "${DB_PASSWORD}" }
+
+[mcp_servers.remote]
+url = "https://x.example/mcp?token=${GITHUB_PAT}"
+[mcp_servers.ssh.env]
+KEY = """${PEM}"""
+[mcp_servers.ssh]
+command = "ssh-mcp"
+`, Target{"vault", "secret/mcp"}, nil)
+	diff := p.Diff()
+	noLeak(t, "diff", diff)
+	for _, want := range []string{
+		`-env = { DB_PASSWORD = "cd…(13 chars)" }`,
+		`+env = { DB_PASSWORD = "$<vault:secret/mcp/db#DB_PASSWORD>" }`,
+		` url = "https://x.example/mcp?token=ghp_…(40 chars)"`,
+		`-KEY = "----…(191 chars)"`,
+		`+KEY = "$<vault:secret/mcp/ssh#KEY>"`,
+		`+args = ["run", "--", "ssh-mcp"]`,
+	} {
+		if !strings.Contains(diff, want+"\n") {
+			t.Errorf("diff lacks %q:\n%s", want, diff)
+		}
+	}
+}
+
+func TestTargets(t *testing.T) {
+	tests := []struct {
+		to, server, name string
+		ref              string
+	}{
+		{"aws:mcp", "brave-search", "mcp/brave-search", "$<aws:mcp/brave-search#K>"},
+		{"aws:/team/mcp/", "my server", "team/mcp/my-server", "$<aws:team/mcp/my-server#K>"},
+		{"vault:secret/mcp", "github.com", "secret/mcp/github.com", "$<vault:secret/mcp/github.com#K>"},
+		{"vault:kv1", "x", "kv1/x", "$<vault:kv1/x#K>"},
+		{"azure:myvault/mcp", "brave_search.v2", "myvault/mcp-brave-search-v2", "$<azure:myvault/mcp-brave-search-v2#K>"},
+		{"azure:myvault", "-odd-", "myvault/odd", "$<azure:myvault/odd#K>"},
+		{"dotenv:/etc/mcp.env", "x", "", "$<dotenv:K>"},
+	}
+	for _, tc := range tests {
+		tg, err := ParseTarget(tc.to, "/w")
+		if err != nil {
+			t.Errorf("%s: %v", tc.to, err)
+			continue
+		}
+		name := tg.secretName(tc.server)
+		if name != tc.name || tg.ref(name, "K").String() != tc.ref {
+			t.Errorf("%s, %s: %q %s, want %q %s", tc.to, tc.server, name, tg.ref(name, "K"), tc.name, tc.ref)
+		}
+	}
+	if tg, _ := ParseTarget("dotenv:secrets.env", "/w"); tg.Path != "/w/secrets.env" {
+		t.Errorf("relative dotenv: %s", tg.Path)
+	}
+	if tg, _ := ParseTarget("dotenv:/etc/mcp/secrets.env", "/w"); tg.Path != "/etc/mcp/secrets.env" {
+		t.Errorf("absolute dotenv: %s", tg.Path)
+	}
+	for _, bad := range []string{"", "aws", "aws:", "gcp:x", "aws:a b", "azure:v/a/b", "vault:x#y", "dotenv:"} {
+		if _, err := ParseTarget(bad, "/w"); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+// In a dotenv target a variable keeps its name unless another value holds
+// it already (in the file, or from another server); then the server's
+// name prefixes it.
+func TestDotenvNames(t *testing.T) {
+	s := auditest.Secrets()
+	p := plan(t, "c.json", `{"mcpServers": {
+  "a": {"command": "x", "env": {"API_KEY": "${GITHUB_PAT}", "SAME": "${STRIPE_KEY}"}},
+  "b-2": {"command": "x", "env": {"API_KEY": "${OPENAI_KEY}", "SAME": "${STRIPE_KEY}", "OLD": "${SLACK_TOKEN}"}, "args": ["--token", "${GENERIC_SECRET}"]}
+}}`, Target{"dotenv", "/w/.env"}, map[string]string{"OLD": "something else"})
+	var got []string
+	for _, srv := range p.Servers {
+		for _, m := range srv.Moved {
+			got = append(got, m.Location+" "+m.Ref.String())
+		}
+	}
+	want := []string{
+		"mcpServers.a.env.API_KEY $<dotenv:API_KEY>",
+		"mcpServers.a.env.SAME $<dotenv:SAME>",
+		"mcpServers.b-2.env.API_KEY $<dotenv:B_2_API_KEY>",
+		"mcpServers.b-2.env.SAME $<dotenv:SAME>",
+		"mcpServers.b-2.env.OLD $<dotenv:B_2_OLD>",
+		"mcpServers.b-2.args[1] $<dotenv:B_2_ARG_1>",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if p.Servers[1].Values["B_2_API_KEY"] != s["OPENAI_KEY"] {
+		t.Error("B_2_API_KEY does not hold b-2's value")
+	}
+	if !strings.Contains(string(p.Rewritten()), `"args": ["run", "--allow-secret-args", "--env-file", "/w/.env", "--", "x", "--token", "$<dotenv:B_2_ARG_1>"]`) {
+		t.Errorf("rewritten:\n%s", p.Rewritten())
+	}
+}
+
+// Store and Verify against a real dotenv file: what is stored resolves to
+// the values it replaced, through the resolver the launcher uses.
+func TestStoreVerifyDotenv(t *testing.T) {
+	dir := t.TempDir()
+	envFile := filepath.Join(dir, "mcp.env")
+	p := plan(t, "c.json", claudeConfig, Target{"dotenv", envFile}, nil)
+	files, err := dotenv.NewFiles(envFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	stored, err := p.Store(ctx, files, files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"dotenv:" + envFile + " (GITHUB_PERSONAL_ACCESS_TOKEN)",
+		"dotenv:" + envFile + " (POSTGRES_ARG_2)",
+	}
+	if strings.Join(stored, "\n") != strings.Join(want, "\n") {
+		t.Errorf("stored %q", stored)
+	}
+	r := &providers.Resolver{Providers: map[string]providers.Provider{"dotenv": files}, Fallback: providers.FallbackOff}
+	checked, err := p.Verify(ctx, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(checked) != 2 || !strings.HasPrefix(checked[0], "github: $<dotenv:GITHUB_PERSONAL_ACCESS_TOKEN> ghp_…") {
+		t.Errorf("checked %q", checked)
+	}
+	noLeak(t, "verify", strings.Join(checked, "\n"))
+
+	// A value changed in the store since: Verify says so, without values.
+	os.WriteFile(envFile, []byte("GITHUB_PERSONAL_ACCESS_TOKEN=other\nPOSTGRES_ARG_2=other\n"), 0o600)
+	_, err = p.Verify(ctx, r)
+	if err == nil || !strings.Contains(err.Error(), "mcpServers.github.env.GITHUB_PERSONAL_ACCESS_TOKEN: $<dotenv:GITHUB_PERSONAL_ACCESS_TOKEN> resolves to another value") {
+		t.Errorf("verify after a change: %v", err)
+	}
+	noLeak(t, "verify error", err.Error())
+}
+
+func TestWriteFile(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "real.json")
+	link := filepath.Join(dir, "link.json")
+	os.WriteFile(real, []byte("old"), 0o640)
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(link, []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(real); string(b) != "new" {
+		t.Errorf("content %q", b)
+	}
+	if fi, _ := os.Lstat(link); fi.Mode()&os.ModeSymlink == 0 {
+		t.Error("the symlink was replaced")
+	}
+	if fi, _ := os.Stat(real); fi.Mode().Perm() != 0o640 {
+		t.Errorf("mode %o, want 640", fi.Mode().Perm())
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
+		t.Errorf("%d entries: a temporary or backup file was left", len(ents))
+	}
+	if err := WriteFile(filepath.Join(dir, "missing.json"), []byte("x")); err == nil {
+		t.Error("wrote a file that did not exist")
+	}
+}

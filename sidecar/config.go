@@ -1,0 +1,220 @@
+package sidecar
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+
+	"github.com/mcp-secrets/mcp-secrets/providers"
+
+	"github.com/mcp-secrets/mcp-secrets/injector/jsonrpc"
+)
+
+// Config is an mcpServers file: {"mcpServers": {NAME: {command, args, env}}},
+// the shape Claude Desktop, Cursor and mcp-use read.
+type Config struct {
+	Servers []ServerConfig // in the file's order
+}
+
+// ServerConfig is one stdio server of the file.
+type ServerConfig struct {
+	Name    string
+	Command string
+	Args    []string
+	Env     map[string]string // values may hold references
+}
+
+// Argv is the server's command line.
+func (s ServerConfig) Argv() []string { return append([]string{s.Command}, s.Args...) }
+
+// LoadConfig reads and checks an mcpServers file, and finds each server's
+// command in PATH. It reports every problem, one line each, with the
+// servers that have none.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, providers.Errorf(providers.ErrConfig, "--config: %w", err)
+	case err != nil:
+		return nil, fmt.Errorf("--config: %w", err)
+	}
+	c, err := ParseConfig(path, data)
+	if c == nil {
+		return nil, err
+	}
+	errs := []error{err}
+	for _, s := range c.Servers {
+		if _, err := exec.LookPath(s.Command); err != nil {
+			errs = append(errs, providers.Errorf(providers.ErrConfig, "%s: mcpServers.%s: %w", path, s.Name, err))
+		}
+	}
+	return c, errors.Join(errs...)
+}
+
+// serverKeys are the keys a server entry may have. "type" may only say
+// "stdio" (Claude Code and VS Code write it).
+var serverKeys = map[string]bool{"command": true, "args": true, "env": true, "type": true}
+
+// validName is a server name that is one path segment of /NAME/mcp.
+var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// ParseConfig checks the text of the mcpServers file named file, and
+// returns its servers that have no problem. Go's encoding/json keeps the
+// last of duplicate keys silently, so objects are walked member by member.
+func ParseConfig(file string, data []byte) (*Config, error) {
+	var errs []error
+	problem := func(format string, args ...any) {
+		errs = append(errs, providers.Errorf(providers.ErrMalformed, file+": "+format, args...))
+	}
+	if err := syntax(data); err != nil {
+		problem("%v", err)
+		return nil, errors.Join(errs...)
+	}
+	c := &Config{}
+	var servers []byte
+	eachMember(data, "", problem, func(key string, v []byte) {
+		if key != "mcpServers" {
+			problem("unknown key %q (want mcpServers)", key)
+			return
+		}
+		servers = v
+	})
+	if servers == nil {
+		problem("no mcpServers")
+		return nil, errors.Join(errs...)
+	}
+	if servers[0] != '{' {
+		problem("mcpServers: not an object")
+		return nil, errors.Join(errs...)
+	}
+	eachMember(servers, "mcpServers", problem, func(name string, v []byte) {
+		where := "mcpServers." + name
+		if !validName.MatchString(name) {
+			problem("%s: the name must be letters, digits, '.', '_' or '-' (it is the path /NAME/mcp)", where)
+			return
+		}
+		if s, ok := parseServer(where, v, problem); ok {
+			s.Name = name
+			c.Servers = append(c.Servers, s)
+		}
+	})
+	if len(c.Servers) == 0 && len(errs) == 0 {
+		problem("mcpServers: no servers")
+	}
+	return c, errors.Join(errs...)
+}
+
+func parseServer(where string, v []byte, problem func(string, ...any)) (ServerConfig, bool) {
+	var s ServerConfig
+	if v[0] != '{' {
+		problem("%s: not an object", where)
+		return s, false
+	}
+	ok := true
+	fail := func(format string, args ...any) {
+		problem(format, args...)
+		ok = false
+	}
+	var hasCommand, remote bool
+	eachMember(v, where, fail, func(key string, val []byte) {
+		switch {
+		case key == "url" || key == "serverUrl":
+			fail("%s: %q: a remote server cannot be served: the sidecar runs stdio servers (command, args, env); let the agent connect to the URL itself", where, key)
+			remote = true
+		case key == "type":
+			var t string
+			if json.Unmarshal(val, &t) != nil || t != "stdio" {
+				fail("%s: type %s: only stdio servers can be served", where, val)
+			}
+		case !serverKeys[key]:
+			fail("%s: unknown key %q (want command, args, env)", where, key)
+		case key == "command":
+			hasCommand = true
+			if json.Unmarshal(val, &s.Command) != nil || s.Command == "" {
+				fail("%s.command: not a non-empty string", where)
+			}
+		case key == "args":
+			if json.Unmarshal(val, &s.Args) != nil {
+				fail("%s.args: not an array of strings", where)
+			}
+		case key == "env":
+			s.Env = parseEnv(where+".env", val, fail)
+		}
+	})
+	if !hasCommand && !remote {
+		fail("%s: no command", where)
+	}
+	return s, ok
+}
+
+func parseEnv(where string, v []byte, fail func(string, ...any)) map[string]string {
+	if v[0] != '{' {
+		fail("%s: not an object", where)
+		return nil
+	}
+	env := map[string]string{}
+	eachMember(v, where, fail, func(name string, val []byte) {
+		var s string
+		switch {
+		case name == "" || strings.ContainsAny(name, "=\x00"):
+			fail("%s: %q is not a variable name", where, name)
+		case json.Unmarshal(val, &s) != nil:
+			fail("%s.%s: not a string", where, name)
+		default:
+			env[name] = s
+		}
+	})
+	return env
+}
+
+// eachMember calls f with each member of the object v, refusing a key seen
+// before.
+func eachMember(v []byte, where string, problem func(string, ...any), f func(key string, val []byte)) {
+	seen := map[string]bool{}
+	_ = jsonrpc.Members(v, func(raw []byte, start, end int) {
+		var key string
+		if json.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &key) != nil {
+			key = string(raw)
+		}
+		if seen[key] {
+			if where == "" {
+				problem("duplicate key %q", key)
+			} else {
+				problem("%s: duplicate key %q", where, key)
+			}
+			return
+		}
+		seen[key] = true
+		f(key, v[start:end])
+	})
+}
+
+// syntax reports a JSON syntax error with its line and column; the
+// decoder's message quotes no more than one character of the file.
+func syntax(data []byte) error {
+	var v any
+	err := json.Unmarshal(data, &v)
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		at := int(se.Offset) // just after the bad character, or the end
+		if at > 0 && at < len(data) {
+			at--
+		}
+		line := bytes.Count(data[:at], []byte("\n")) + 1
+		col := at - bytes.LastIndexByte(data[:at], '\n')
+		return fmt.Errorf("line %d, column %d: %v", line, col, se)
+	}
+	if err != nil {
+		return err
+	}
+	if _, ok := v.(map[string]any); !ok {
+		return errors.New("not a JSON object")
+	}
+	return nil
+}

@@ -1,0 +1,102 @@
+package sidecar
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/mcp-secrets/mcp-secrets/providers"
+)
+
+func TestParseConfig(t *testing.T) {
+	for _, tt := range []struct {
+		name, json string
+		want       []ServerConfig
+		problems   []string // one line each, in order
+	}{
+		{
+			name: "servers in order",
+			json: `{"mcpServers": {
+				"github": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-github"], "env": {"GITHUB_TOKEN": "$<aws:gh#token>"}},
+				"db": {"type": "stdio", "command": "db-server"}}}`,
+			want: []ServerConfig{
+				{Name: "github", Command: "npx", Args: []string{"-y", "@modelcontextprotocol/server-github"}, Env: map[string]string{"GITHUB_TOKEN": "$<aws:gh#token>"}},
+				{Name: "db", Command: "db-server"},
+			},
+		},
+		{
+			name:     "duplicate server",
+			json:     `{"mcpServers": {"a": {"command": "x"}, "a": {"command": "y"}}}`,
+			want:     []ServerConfig{{Name: "a", Command: "x"}},
+			problems: []string{`f.json: mcpServers: duplicate key "a"`},
+		},
+		{
+			name:     "duplicate key and variable",
+			json:     `{"mcpServers": {"a": {"command": "x", "env": {"K": "1", "K": "2"}, "command": "y"}}}`,
+			problems: []string{`f.json: mcpServers.a.env: duplicate key "K"`, `f.json: mcpServers.a: duplicate key "command"`},
+		},
+		{
+			name:     "escaped duplicate",
+			json:     `{"mcpServers": {"a": {"command": "x"}, "\u0061": {"command": "y"}}}`,
+			want:     []ServerConfig{{Name: "a", Command: "x"}},
+			problems: []string{`f.json: mcpServers: duplicate key "a"`},
+		},
+		{
+			name: "every problem of a server",
+			json: `{"mcpServers": {"a": {"command": "", "args": "x", "env": {"": "v", "N": 2}, "cwd": "/"}}}`,
+			problems: []string{
+				`f.json: mcpServers.a.command: not a non-empty string`,
+				`f.json: mcpServers.a.args: not an array of strings`,
+				`f.json: mcpServers.a.env: "" is not a variable name`,
+				`f.json: mcpServers.a.env.N: not a string`,
+				`f.json: mcpServers.a: unknown key "cwd" (want command, args, env)`,
+			},
+		},
+		{
+			name: "remote servers",
+			json: `{"mcpServers": {"r": {"url": "https://x/mcp"}, "s": {"type": "http", "command": "x"}}}`,
+			problems: []string{
+				`f.json: mcpServers.r: "url": a remote server cannot be served: the sidecar runs stdio servers (command, args, env); let the agent connect to the URL itself`,
+				`f.json: mcpServers.s: type "http": only stdio servers can be served`,
+			},
+		},
+		{
+			name:     "a name that is no path segment",
+			json:     `{"mcpServers": {"a/b": {"command": "x"}, ".x": {"command": "x"}}}`,
+			problems: []string{`f.json: mcpServers.a/b: the name must`, `f.json: mcpServers..x: the name must`},
+		},
+		{name: "no servers", json: `{"mcpServers": {}}`, problems: []string{"f.json: mcpServers: no servers"}},
+		{name: "no mcpServers", json: `{"servers": {}}`, problems: []string{`f.json: unknown key "servers" (want mcpServers)`, "f.json: no mcpServers"}},
+		{name: "not an object", json: `[]`, problems: []string{"f.json: not a JSON object"}},
+		{name: "servers not an object", json: `{"mcpServers": []}`, problems: []string{"f.json: mcpServers: not an object"}},
+		{name: "server not an object", json: `{"mcpServers": {"a": "x"}}`, problems: []string{"f.json: mcpServers.a: not an object"}},
+		{name: "syntax", json: "{\n  \"mcpServers\": {,}}", problems: []string{"f.json: line 2, column 18: invalid character ',' looking for beginning of object key string"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := ParseConfig("f.json", []byte(tt.json))
+			var lines []string
+			if err != nil {
+				lines = strings.Split(err.Error(), "\n")
+				if !errors.Is(err, providers.ErrMalformed) {
+					t.Errorf("%v is not of kind malformed (exit code 65)", err)
+				}
+			}
+			if len(lines) != len(tt.problems) {
+				t.Fatalf("problems:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(tt.problems, "\n"))
+			}
+			for i, want := range tt.problems {
+				if !strings.HasPrefix(lines[i], want) {
+					t.Errorf("problem %d: %s\nwant: %s", i, lines[i], want)
+				}
+			}
+			var got []ServerConfig
+			if c != nil {
+				got = c.Servers
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("servers: %+v\nwant: %+v", got, tt.want)
+			}
+		})
+	}
+}

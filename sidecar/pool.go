@@ -1,0 +1,297 @@
+package sidecar
+
+import (
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/mcp-secrets/mcp-secrets/injector"
+	"github.com/mcp-secrets/mcp-secrets/injector/jsonrpc"
+)
+
+// A pool serves stateless requests (protocol 2026-07-28): a few warm
+// children of one server, any of them answering any request. Each request
+// gets an id of the child's own, so clients' ids never meet on a shared
+// child; progress tokens and subscriptions/listen ids likewise.
+type pool struct {
+	b       *backend
+	mu      sync.Mutex
+	members []*member
+	stop    chan struct{}
+	wg      sync.WaitGroup
+}
+
+// member is one child of the pool, restarted when it exits.
+type member struct {
+	p     *pool
+	n     int
+	c     *child // nil while it is down
+	runs  int64  // the version of the launch its child runs, -1 if not the newest
+	next  int64
+	calls map[int64]*call
+}
+
+const (
+	// A pool child that exits is started again after a pause doubling from
+	// crashFirst to crashMax, with the values already in memory: a crash
+	// loop never becomes a fetch loop against a provider.
+	crashFirst = 100 * time.Millisecond
+	crashMax   = 30 * time.Second
+	// A child that ran this long before exiting starts the doubling over.
+	crashStable = time.Minute
+)
+
+func newPool(b *backend, size int) *pool {
+	p := &pool{b: b, stop: make(chan struct{})}
+	for i := range size {
+		p.members = append(p.members, &member{p: p, n: i, calls: map[int64]*call{}})
+	}
+	return p
+}
+
+// start starts every member.
+func (p *pool) start() {
+	for _, m := range p.members {
+		p.wg.Go(m.run)
+	}
+}
+
+// closeListens ends the subscriptions/listen streams, which would
+// otherwise hold a shutdown.
+func (p *pool) closeListens() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, m := range p.members {
+		for n, c := range m.calls {
+			if c.listen {
+				delete(m.calls, n)
+				c.resp <- jsonrpc.ErrorReply(c.id, goneCode, "mcp-secrets: the sidecar is shutting down")
+			}
+		}
+	}
+}
+
+// shutdown stops the members; their children stop as sessions' do.
+func (p *pool) shutdown() {
+	close(p.stop)
+}
+
+// run keeps the member's child running.
+func (m *member) run() {
+	b := m.p.b
+	log := b.sc.opts.Log.With("server", b.name, "pool", m.n)
+	pause := time.Duration(0)
+	for {
+		started := time.Now()
+		c, err := b.start("pool", log, m.fromChild, m.restarted)
+		if err != nil {
+			log.Error("cannot start a pool child", "err", err)
+		} else {
+			v := b.versionOf(c.launch)
+			m.p.mu.Lock()
+			m.c, m.runs = c, v
+			m.p.mu.Unlock()
+			stopping := false
+			select {
+			case <-c.done:
+			case <-m.p.stop:
+				stopping = true
+				c.stop()
+				<-c.done
+			}
+			m.p.mu.Lock()
+			m.c = nil
+			calls := m.calls
+			m.calls = map[int64]*call{}
+			m.p.mu.Unlock()
+			for _, call := range calls {
+				call.resp <- jsonrpc.ErrorReply(call.id, goneCode, "mcp-secrets: the server exited; retry the request")
+			}
+			switch {
+			case stopping:
+				return
+			case c.err != nil:
+				log.Error("a pool child could not run", "err", c.err)
+			default:
+				log.Warn("a pool child exited", "status", c.status)
+			}
+		}
+		if time.Since(started) > crashStable {
+			pause = 0
+		}
+		pause = min(max(2*pause, crashFirst), crashMax)
+		log.Info("starting the pool child again", "after", pause)
+		select {
+		case <-time.After(pause):
+		case <-m.p.stop:
+			return
+		}
+		b.sc.opts.Metrics.restarts.WithLabelValues(b.name, "crash").Inc()
+	}
+}
+
+// restarted notes the launch a member's child took over with. Requests go
+// to members that run the newest launch, so a client that saw a new value
+// never sees the old one again from another member.
+func (m *member) restarted(l injector.Launch) {
+	v := m.p.b.versionOf(l)
+	m.p.mu.Lock()
+	m.runs = v
+	m.p.mu.Unlock()
+}
+
+// pick chooses the member for a request: running, the newest values first,
+// then the fewest requests in flight. Called with p.mu held.
+func (p *pool) pick() *member {
+	newest := p.b.version.Load()
+	var best *member
+	bestFresh := false
+	for _, m := range p.members {
+		fresh := m.runs == newest
+		switch {
+		case m.c == nil:
+			continue
+		case best == nil, fresh && !bestFresh:
+		case fresh == bestFresh && len(m.calls) < len(best.calls):
+		default:
+			continue
+		}
+		best, bestFresh = m, fresh
+	}
+	return best
+}
+
+// serve sends a request to a member and answers with its reply. A client
+// that leaves first cancels the request on the child.
+func (p *pool) serve(w http.ResponseWriter, r *http.Request, msg jsonrpc.Message, line []byte) {
+	c := newCall(msg.ID)
+	c.listen = msg.Method == "subscriptions/listen"
+	start, end, progress := jsonrpc.Find(line, "params", "_meta", "progressToken")
+	if progress || c.listen {
+		c.streams()
+	}
+	p.mu.Lock()
+	m := p.pick()
+	if m == nil {
+		p.mu.Unlock()
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, msg.ID, goneCode, "mcp-secrets: no server is running; retry the request")
+		return
+	}
+	m.next++
+	n := m.next
+	m.calls[n] = c
+	ch := m.c
+	p.mu.Unlock()
+
+	own := strconv.AppendInt(nil, n, 10)
+	if progress {
+		c.token = string(line[start:end])
+		line = jsonrpc.Splice(line, start, end, own)
+		msg, _ = jsonrpc.Scan(line) // the id moved
+	}
+	line = jsonrpc.Splice(line, msg.IDStart, msg.IDEnd, own)
+	if err := ch.send(line); err != nil {
+		m.forget(n)
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, msg.ID, goneCode, "mcp-secrets: the server is restarting; retry the request")
+		return
+	}
+	reply := await(w, r, c, c.listen, func(reply []byte, _ http.Header) int {
+		return statelessStatus(reply)
+	})
+	if reply == nil && m.forget(n) {
+		_ = ch.send([]byte(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":` + string(own) + "}}\n"))
+	}
+}
+
+// forget drops a call the client gave up on; it reports whether the call
+// was still in flight.
+func (m *member) forget(n int64) bool {
+	m.p.mu.Lock()
+	defer m.p.mu.Unlock()
+	_, ok := m.calls[n]
+	delete(m.calls, n)
+	return ok
+}
+
+// fromChild routes one message from a member's child: replies, progress
+// and subscription notifications to their request, under the client's
+// ids; list changes to every open subscriptions/listen.
+func (m *member) fromChild(line []byte) {
+	msg, err := jsonrpc.Scan(line)
+	if err != nil {
+		return
+	}
+	p := m.p
+	switch {
+	case msg.IsResponse():
+		n, err := strconv.ParseInt(string(msg.ID), 10, 64)
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		c := m.calls[n]
+		delete(m.calls, n)
+		p.mu.Unlock()
+		if c != nil {
+			c.resp <- jsonrpc.Splice(line, msg.IDStart, msg.IDEnd, c.id)
+		}
+	case msg.IsNotification():
+		path := []string{"params", "_meta", subscriptionKey}
+		if msg.Method == "notifications/progress" {
+			path = []string{"params", "progressToken"}
+		}
+		if start, end, ok := jsonrpc.Find(line, path...); ok {
+			n, err := strconv.ParseInt(string(line[start:end]), 10, 64)
+			p.mu.Lock()
+			c := m.calls[n]
+			p.mu.Unlock()
+			if err == nil && c != nil {
+				theirs := c.id
+				if !c.listen {
+					theirs = []byte(c.token)
+				}
+				c.note(jsonrpc.Splice(line, start, end, theirs))
+			}
+			return
+		}
+		if isListChanged(msg.Method) {
+			p.mu.Lock()
+			for _, c := range m.calls {
+				if c.listen {
+					c.note(line)
+				}
+			}
+			p.mu.Unlock()
+		}
+	}
+}
+
+// subscriptionKey names, in a notification's _meta, the subscriptions/listen
+// request it belongs to.
+const subscriptionKey = "io.modelcontextprotocol/subscriptionId"
+
+func isListChanged(method string) bool {
+	switch method {
+	case "notifications/tools/list_changed", "notifications/prompts/list_changed", "notifications/resources/list_changed":
+		return true
+	}
+	return false
+}
+
+// statelessStatus is the HTTP status of a reply under protocol 2026-07-28,
+// which maps some JSON-RPC errors to statuses.
+func statelessStatus(reply []byte) int {
+	if !replyFailed(reply) {
+		return http.StatusOK
+	}
+	switch jsonrpc.ErrorCode(reply) {
+	case methodNotFound:
+		return http.StatusNotFound
+	case invalidParams, unsupportedVersion, missingCapabilities:
+		return http.StatusBadRequest
+	}
+	return http.StatusOK
+}
