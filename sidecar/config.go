@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
-	"regexp"
 	"strings"
 
 	"github.com/mcp-secrets/mcp-secrets/providers"
@@ -57,12 +56,27 @@ func LoadConfig(path string) (*Config, error) {
 	return c, errors.Join(errs...)
 }
 
-// serverKeys are the keys a server entry may have. "type" may only say
-// "stdio" (Claude Code and VS Code write it).
-var serverKeys = map[string]bool{"command": true, "args": true, "env": true, "type": true}
+// serverKey reports whether a server entry may have key. "type" may only
+// say "stdio" (Claude Code and VS Code write it).
+func serverKey(key string) bool {
+	switch key {
+	case "command", "args", "env", "type":
+		return true
+	}
+	return false
+}
 
-// validName is a server name that is one path segment of /NAME/mcp.
-var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+// validName reports whether a server name is one path segment of
+// /NAME/mcp: a letter or digit, then letters, digits, '.', '_' or '-'.
+func validName(name string) bool {
+	for i, c := range []byte(name) {
+		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		if !alnum && (i == 0 || c != '.' && c != '_' && c != '-') {
+			return false
+		}
+	}
+	return name != ""
+}
 
 // ParseConfig checks the text of the mcpServers file named file, and
 // returns its servers that have no problem. Go's encoding/json keeps the
@@ -95,7 +109,7 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 	}
 	eachMember(servers, "mcpServers", problem, func(name string, v []byte) {
 		where := "mcpServers." + name
-		if !validName.MatchString(name) {
+		if !validName(name) {
 			problem("%s: the name must be letters, digits, '.', '_' or '-' (it is the path /NAME/mcp)", where)
 			return
 		}
@@ -132,7 +146,7 @@ func parseServer(where string, v []byte, problem func(string, ...any)) (ServerCo
 			if json.Unmarshal(val, &t) != nil || t != "stdio" {
 				fail("%s: type %s: only stdio servers can be served", where, val)
 			}
-		case !serverKeys[key]:
+		case !serverKey(key):
 			fail("%s: unknown key %q (want command, args, env)", where, key)
 		case key == "command":
 			hasCommand = true

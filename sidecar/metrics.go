@@ -6,86 +6,57 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/mcp-secrets/mcp-secrets/providers"
 )
 
-// Metrics are the sidecar's Prometheus metrics, on a registry of their own.
-// Labels are provider names, server names from the config and result
-// kinds: never a value, a reference or a variable name.
+// Metrics are the sidecar's Prometheus metrics. Labels are provider names,
+// server names from the config and result kinds: never a value, a
+// reference or a variable name.
 type Metrics struct {
-	reg         *prometheus.Registry
-	fetches     *prometheus.CounterVec
-	fetchTime   *prometheus.HistogramVec
-	resolutions *prometheus.CounterVec
-	rotations   *prometheus.CounterVec
-	restarts    *prometheus.CounterVec
-	sessions    *prometheus.GaugeVec
-	opened      *prometheus.CounterVec
-	children    *prometheus.GaugeVec
-	redactions  *prometheus.CounterVec
-	requests    *prometheus.CounterVec
+	started     time.Time
+	all         []*family
+	fetches     *family
+	fetchTime   *family
+	resolutions *family
+	rotations   *family
+	restarts    *family
+	sessions    *family
+	opened      *family
+	children    *family
+	redactions  *family
+	requests    *family
 }
 
-// NewMetrics registers the sidecar's metrics, with the Go runtime's and the
-// process's.
+// NewMetrics makes the sidecar's metrics.
 func NewMetrics() *Metrics {
 	m := &Metrics{
-		reg: prometheus.NewRegistry(),
-		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "mcp_secrets_provider_fetches_total",
-			Help: "Secrets fetched from a provider, by result (ok, not_found, denied, unavailable, config, malformed, error).",
-		}, []string{"provider", "result"}),
-		fetchTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "mcp_secrets_provider_fetch_seconds",
-			Help:    "Latency of a fetch from a provider.",
-			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 9), // 0.5 ms to 33 s
-		}, []string{"provider"}),
-		resolutions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "mcp_secrets_resolutions_total",
-			Help: "Resolutions of every reference of a server, by result (ok, or the kind of failure as for fetches).",
-		}, []string{"server", "result"}),
-		rotations: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "mcp_secrets_rotations_total",
-			Help: "New values for a server's children after a secret changed.",
-		}, []string{"server"}),
-		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "mcp_secrets_restarts_total",
-			Help: "Child restarts, by reason: rotation (with new values, the session kept) or crash (a pool child that exited).",
-		}, []string{"server", "reason"}),
-		sessions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "mcp_secrets_sessions",
-			Help: "Open stateful MCP sessions.",
-		}, []string{"server"}),
-		opened: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "mcp_secrets_sessions_opened_total",
-			Help: "Stateful MCP sessions opened.",
-		}, []string{"server"}),
-		children: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "mcp_secrets_children",
-			Help: "Supervised children, by kind: session (one per stateful session) or pool (stateless requests).",
-		}, []string{"server", "kind"}),
-		redactions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "mcp_secrets_redactions_total",
-			Help: "Secret values replaced by [REDACTED:VAR] in what a server printed.",
-		}, []string{"server"}),
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "mcp_secrets_http_requests_total",
-			Help: "HTTP requests to a server's MCP endpoint, by method and status code.",
-		}, []string{"server", "method", "code"}),
+		started:     time.Now(),
+		fetches:     newFamily(counter, "mcp_secrets_provider_fetches_total", "Secrets fetched from a provider, by result (ok, not_found, denied, unavailable, config, malformed, error).", "provider", "result"),
+		fetchTime:   newFamily(histogram, "mcp_secrets_provider_fetch_seconds", "Latency of a fetch from a provider.", "provider"),
+		resolutions: newFamily(counter, "mcp_secrets_resolutions_total", "Resolutions of every reference of a server, by result (ok, or the kind of failure as for fetches).", "server", "result"),
+		rotations:   newFamily(counter, "mcp_secrets_rotations_total", "New values for a server's children after a secret changed.", "server"),
+		restarts:    newFamily(counter, "mcp_secrets_restarts_total", "Child restarts, by reason: rotation (with new values, the session kept) or crash (a pool child that exited).", "server", "reason"),
+		sessions:    newFamily(gauge, "mcp_secrets_sessions", "Open stateful MCP sessions.", "server"),
+		opened:      newFamily(counter, "mcp_secrets_sessions_opened_total", "Stateful MCP sessions opened.", "server"),
+		children:    newFamily(gauge, "mcp_secrets_children", "Supervised children, by kind: session (one per stateful session) or pool (stateless requests).", "server", "kind"),
+		redactions:  newFamily(counter, "mcp_secrets_redactions_total", "Secret values replaced by [REDACTED:VAR] in what a server printed.", "server"),
+		requests:    newFamily(counter, "mcp_secrets_http_requests_total", "HTTP requests to a server's MCP endpoint, by method and status code.", "server", "method", "code"),
 	}
-	m.reg.MustRegister(m.fetches, m.fetchTime, m.resolutions, m.rotations, m.restarts,
-		m.sessions, m.opened, m.children, m.redactions, m.requests,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// 0.5 ms to 33 s, by fours.
+	for b := 0.0005; b < 40; b *= 4 {
+		m.fetchTime.buckets = append(m.fetchTime.buckets, b)
+	}
+	m.all = []*family{m.fetches, m.fetchTime, m.resolutions, m.rotations, m.restarts,
+		m.sessions, m.opened, m.children, m.redactions, m.requests}
 	return m
 }
 
-// Handler serves the metrics.
+// Handler serves the metrics in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		writeAll(w, m.all, m.started)
+	})
 }
 
 // Resolution counts one resolution of a server's references.

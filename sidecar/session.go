@@ -2,7 +2,6 @@ package sidecar
 
 import (
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -42,9 +41,15 @@ const (
 	backlogEvents = 64  // held until the client opens its GET stream
 )
 
-var (
-	errTooMany  = errors.New("too many sessions for this server; retry later")
-	errDraining = errors.New("the sidecar is shutting down")
+// sessionError is an error of the session limits; constants, so nothing is
+// built at every start of the binary.
+type sessionError string
+
+func (e sessionError) Error() string { return string(e) }
+
+const (
+	errTooMany  sessionError = "too many sessions for this server; retry later"
+	errDraining sessionError = "the sidecar is shutting down"
 )
 
 // open starts a session and its child.
