@@ -46,14 +46,15 @@ func (f *resolveFlags) register(fs *pflag.FlagSet, a *app, fallback providers.Fa
 
 // session holds what resolution needs, and can resolve again after a change.
 type session struct {
-	a        *app
-	flags    *resolveFlags
-	argv     []string
-	files    *dotenv.Files
-	stores   map[string]providers.Provider // as built; the resolver may read through a cache
-	resolver *providers.Resolver
-	previous []redact.Secret // the values of the last resolution
-	owner    string          // whose values these are, among those the output hides (serve: a server)
+	a           *app
+	flags       *resolveFlags
+	argv        []string
+	files       *dotenv.Files
+	stores      map[string]providers.Provider // as built; the resolver may read through a cache
+	resolver    *providers.Resolver
+	previous    []redact.Secret // the values of the last resolution
+	warnedShort map[string]bool // variables said to be too short to redact
+	owner       string          // whose values these are, among those the output hides (serve: a server)
 }
 
 func (a *app) newSession(f *resolveFlags, argv []string) (*session, error) {
@@ -199,9 +200,13 @@ func (s *session) redactAll(resolved []providers.Resolved) {
 	kept := append(secrets, s.previous...)
 	s.a.hide(s.owner, kept)
 	s.previous = secrets
-	for _, sec := range kept {
-		if sec.Value != "" && len(sec.Value) < redact.MinLen {
+	for _, sec := range secrets {
+		if sec.Value != "" && len(sec.Value) < redact.MinLen && !s.warnedShort[sec.Name] {
 			s.a.log.Warn("value too short to redact from output", "variable", sec.Name, "min_length", redact.MinLen)
+			if s.warnedShort == nil {
+				s.warnedShort = map[string]bool{}
+			}
+			s.warnedShort[sec.Name] = true // once, not at every rotation
 		}
 	}
 }
