@@ -67,7 +67,7 @@ type Resolver struct {
 	Default   string // provider of references without one
 	Fallback  Fallback
 	Dotenv    Lookup
-	Parallel  int           // concurrent fetches; <= 0 means 64
+	Parallel  int           // concurrent fetches; <= 0 means 100 (one round for most configs)
 	Timeout   time.Duration // per fetch; 0 means none
 	Log       *slog.Logger
 }
@@ -162,7 +162,7 @@ func (f *fetch) field(name string) (Secret, error) {
 }
 
 func (r *Resolver) fetchAll(ctx context.Context, keys map[Key]*fetch) {
-	n := cmp.Or(r.Parallel, 64)
+	n := cmp.Or(r.Parallel, 100)
 	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
 	for _, f := range keys {
