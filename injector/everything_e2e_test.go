@@ -34,7 +34,7 @@ func TestServerEverythingGoClient(t *testing.T) {
 	const token = "tok-everything-0123456789"
 	w := newWorld(t, "TOKEN="+token+"\n")
 	cs := w.connect(w.command([]string{"TOKEN=$<TOKEN>"}, []string{"--debounce", "50ms"}, everything(t)...), "")
-	if got, err := call(t, cs, "echo", map[string]any{"message": "hi"}); err != nil || got != "Echo: hi" {
+	if got, err := testenv.CallTool(t, cs, "echo", map[string]any{"message": "hi"}); err != nil || got != "Echo: hi" {
 		t.Fatalf("echo = %q, %v", got, err)
 	}
 	env := getEnv(t, cs)
@@ -42,8 +42,8 @@ func TestServerEverythingGoClient(t *testing.T) {
 		t.Errorf("get-env TOKEN = %q, want it redacted", env["TOKEN"])
 	}
 	w.writeEnv("TOKEN=tok-everything-rotated-42\n")
-	waitFor(t, "the restart", 20*time.Second, func() bool { return strings.Contains(w.stderr.String(), "restart finished") })
-	if got, err := call(t, cs, "echo", map[string]any{"message": "again"}); err != nil || got != "Echo: again" {
+	testenv.WaitFor(t, "the restart", 20*time.Second, func() bool { return strings.Contains(w.stderr.String(), "restart finished") })
+	if got, err := testenv.CallTool(t, cs, "echo", map[string]any{"message": "again"}); err != nil || got != "Echo: again" {
 		t.Fatalf("echo after the rotation = %q, %v", got, err)
 	}
 	if env := getEnv(t, cs); env["TOKEN"] != "[REDACTED:TOKEN]" {
@@ -55,7 +55,7 @@ func TestServerEverythingGoClient(t *testing.T) {
 // must still parse after redaction.
 func getEnv(t *testing.T, cs *mcp.ClientSession) map[string]string {
 	t.Helper()
-	got, err := call(t, cs, "get-env", map[string]any{})
+	got, err := testenv.CallTool(t, cs, "get-env", map[string]any{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestServerEverythingTypeScriptClient(t *testing.T) {
 	}
 	next("ready")
 	w.writeEnv("TOKEN=ts-rotated-value-4567\n")
-	waitFor(t, "the restart", 20*time.Second, func() bool { return strings.Contains(w.stderr.String(), "restart finished") })
+	testenv.WaitFor(t, "the restart", 20*time.Second, func() bool { return strings.Contains(w.stderr.String(), "restart finished") })
 	in.Write([]byte("next\n"))
 	if env := envOf(next("env")); env["TOKEN"] != "ts-rotated-value-4567" {
 		t.Errorf("after the rotation, TOKEN=%q", env["TOKEN"])

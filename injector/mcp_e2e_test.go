@@ -2,9 +2,7 @@ package injector_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -28,7 +26,7 @@ type world struct {
 	dir       string
 	cli       string
 	envserver string
-	stderr    *syncBuffer
+	stderr    *testenv.Buffer
 }
 
 func newWorld(t *testing.T, dotenv string) *world {
@@ -36,7 +34,7 @@ func newWorld(t *testing.T, dotenv string) *world {
 	if testing.Short() {
 		t.Skip("-short: starts real MCP servers")
 	}
-	w := &world{t: t, dir: t.TempDir(), cli: testenv.CLI(t), stderr: &syncBuffer{}}
+	w := &world{t: t, dir: t.TempDir(), cli: testenv.CLI(t), stderr: &testenv.Buffer{}}
 	w.envserver = testenv.Build(t, "github.com/mcp-secrets/mcp-secrets/examples/envserver", "envserver")
 	w.writeEnv(dotenv)
 	t.Cleanup(func() {
@@ -87,55 +85,6 @@ func (w *world) connect(cmd *exec.Cmd, protocol string) *mcp.ClientSession {
 	return cs
 }
 
-func call(t *testing.T, cs *mcp.ClientSession, tool string, args map[string]any) (string, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: tool, Arguments: args})
-	if err != nil {
-		return "", err
-	}
-	var b strings.Builder
-	for _, c := range res.Content {
-		if tc, ok := c.(*mcp.TextContent); ok {
-			b.WriteString(tc.Text)
-		}
-	}
-	if res.IsError {
-		return b.String(), fmt.Errorf("tool error: %s", b.String())
-	}
-	return b.String(), nil
-}
-
-func digest(s string) string { return fmt.Sprintf("%x", sha256.Sum256([]byte(s))) }
-
-// waitFor polls f until it is true.
-func waitFor(t *testing.T, what string, timeout time.Duration, f func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(timeout); !f(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // Both protocol generations, across a rotation: the next call succeeds in
 // the same session, without a new initialize, and sees the new value.
 func TestRotationKeepsTheSession(t *testing.T) {
@@ -147,14 +96,14 @@ func TestRotationKeepsTheSession(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			w := newWorld(t, "TOKEN=first-secret-value\n")
 			cs := w.connect(w.command([]string{"TOKEN=$<TOKEN>"}, []string{"--debounce", "50ms"}, w.envserver), protocol)
-			got, err := call(t, cs, "get_env", map[string]any{"name": "TOKEN", "encoding": "sha256"})
-			if err != nil || got != digest("first-secret-value") {
+			got, err := testenv.CallTool(t, cs, "get_env", map[string]any{"name": "TOKEN", "encoding": "sha256"})
+			if err != nil || got != testenv.Digest("first-secret-value") {
 				t.Fatalf("before: %q, %v", got, err)
 			}
 			w.writeEnv("TOKEN=second-secret-value\n")
-			waitFor(t, "the restart", 10*time.Second, func() bool { return strings.Contains(w.stderr.String(), "restart finished") })
-			got, err = call(t, cs, "get_env", map[string]any{"name": "TOKEN", "encoding": "sha256"})
-			if err != nil || got != digest("second-secret-value") {
+			testenv.WaitFor(t, "the restart", 10*time.Second, func() bool { return strings.Contains(w.stderr.String(), "restart finished") })
+			got, err = testenv.CallTool(t, cs, "get_env", map[string]any{"name": "TOKEN", "encoding": "sha256"})
+			if err != nil || got != testenv.Digest("second-secret-value") {
 				t.Fatalf("after: %q, %v", got, err)
 			}
 			if n := strings.Count(w.stderr.String(), "restart finished"); n != 1 {
@@ -171,7 +120,7 @@ func TestInFlightCallGetsTheRestartError(t *testing.T) {
 	cs := w.connect(w.command([]string{"TOKEN=$<TOKEN>"}, []string{"--debounce", "50ms", "--stop-timeout", "500ms"}, w.envserver), "2025-11-25")
 	errc := make(chan error, 1)
 	go func() {
-		_, err := call(t, cs, "sleep", map[string]any{"ms": 10000})
+		_, err := testenv.CallTool(t, cs, "sleep", map[string]any{"ms": 10000})
 		errc <- err
 	}()
 	time.Sleep(200 * time.Millisecond)
@@ -184,7 +133,7 @@ func TestInFlightCallGetsTheRestartError(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the in-flight call got no answer")
 	}
-	if got, err := call(t, cs, "get_env", map[string]any{"name": "TOKEN", "encoding": "sha256"}); err != nil || got != digest("second-secret-value") {
+	if got, err := testenv.CallTool(t, cs, "get_env", map[string]any{"name": "TOKEN", "encoding": "sha256"}); err != nil || got != testenv.Digest("second-secret-value") {
 		t.Fatalf("after: %q, %v", got, err)
 	}
 }
@@ -206,7 +155,7 @@ func TestTwentyRotationsUnderLoad(t *testing.T) {
 					return
 				default:
 				}
-				if _, err := call(t, cs, "echo", map[string]any{"text": "ping"}); err != nil {
+				if _, err := testenv.CallTool(t, cs, "echo", map[string]any{"text": "ping"}); err != nil {
 					failed.Add(1)
 					firstErr.CompareAndSwap(nil, err.Error())
 				}
@@ -216,7 +165,7 @@ func TestTwentyRotationsUnderLoad(t *testing.T) {
 	}
 	for i := 1; i <= 20; i++ {
 		w.writeEnv(fmt.Sprintf("TOKEN=value-%d\n", i))
-		waitFor(t, fmt.Sprintf("restart %d", i), 20*time.Second, func() bool {
+		testenv.WaitFor(t, fmt.Sprintf("restart %d", i), 20*time.Second, func() bool {
 			return strings.Count(w.stderr.String(), "restart finished") >= i
 		})
 	}
@@ -225,7 +174,7 @@ func TestTwentyRotationsUnderLoad(t *testing.T) {
 	if failed.Load() != 0 {
 		t.Errorf("%d of %d calls failed during 20 rotations; first: %v", failed.Load(), calls.Load(), firstErr.Load())
 	}
-	if got, err := call(t, cs, "get_env", map[string]any{"name": "TOKEN", "encoding": "sha256"}); err != nil || got != digest("value-20") {
+	if got, err := testenv.CallTool(t, cs, "get_env", map[string]any{"name": "TOKEN", "encoding": "sha256"}); err != nil || got != testenv.Digest("value-20") {
 		t.Fatalf("after 20 rotations: %q, %v", got, err)
 	}
 	t.Logf("%d calls during 20 rotations", calls.Load())
@@ -246,7 +195,7 @@ func TestRedaction(t *testing.T) {
 		{map[string]any{"name": "TOKEN", "encoding": "base64"}, "[REDACTED:TOKEN]"},
 		{map[string]any{"name": "QUOTED"}, "[REDACTED:QUOTED]"}, // JSON-escaped on the wire
 	} {
-		got, err := call(t, cs, "get_env", tt.args)
+		got, err := testenv.CallTool(t, cs, "get_env", tt.args)
 		if err != nil {
 			t.Fatalf("get_env %v: %v", tt.args, err)
 		}
@@ -254,17 +203,17 @@ func TestRedaction(t *testing.T) {
 			t.Errorf("get_env %v = %q, want %s", tt.args, got, tt.want)
 		}
 	}
-	if _, err := call(t, cs, "stderr", map[string]any{"name": "TOKEN"}); err != nil {
+	if _, err := testenv.CallTool(t, cs, "stderr", map[string]any{"name": "TOKEN"}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the server's stderr", 5*time.Second, func() bool { return strings.Contains(w.stderr.String(), "envserver: TOKEN is") })
+	testenv.WaitFor(t, "the server's stderr", 5*time.Second, func() bool { return strings.Contains(w.stderr.String(), "envserver: TOKEN is") })
 	if s := w.stderr.String(); strings.Contains(s, token) || !strings.Contains(s, "envserver: TOKEN is [REDACTED:TOKEN]") {
 		t.Errorf("stderr not redacted:\n%s", s)
 	}
 	// With --redact=false the value goes through.
 	w2 := newWorld(t, "TOKEN="+token+"\n")
 	cs2 := w2.connect(w2.command([]string{"TOKEN=$<TOKEN>"}, []string{"--redact=false"}, w2.envserver), "")
-	if got, _ := call(t, cs2, "get_env", map[string]any{"name": "TOKEN"}); got != token {
+	if got, _ := testenv.CallTool(t, cs2, "get_env", map[string]any{"name": "TOKEN"}); got != token {
 		t.Errorf("--redact=false: %q", got)
 	}
 }
@@ -302,7 +251,7 @@ func TestStdoutHoldsOnlyMessages(t *testing.T) {
 	for i := 2; i < 6; i++ {
 		if i == 4 {
 			w.writeEnv("TOKEN=second-secret-value\n")
-			waitFor(t, "the restart", 10*time.Second, func() bool { return strings.Contains(w.stderr.String(), "restart finished") })
+			testenv.WaitFor(t, "the restart", 10*time.Second, func() bool { return strings.Contains(w.stderr.String(), "restart finished") })
 		}
 		send(fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}}`, i))
 		if m := read(); m["id"] != float64(i) || m["result"] == nil {
@@ -327,11 +276,11 @@ func TestServerToClientRequests(t *testing.T) {
 	}
 	defer cs.Close()
 	for round := range 3 {
-		if got, err := call(t, cs, "roots", nil); err != nil || got != "file:///workspace/one" {
+		if got, err := testenv.CallTool(t, cs, "roots", nil); err != nil || got != "file:///workspace/one" {
 			t.Fatalf("round %d: roots = %q, %v", round, got, err)
 		}
 		w.writeEnv(fmt.Sprintf("TOKEN=value-%d\n", round))
-		waitFor(t, "the restart", 10*time.Second, func() bool {
+		testenv.WaitFor(t, "the restart", 10*time.Second, func() bool {
 			return strings.Count(w.stderr.String(), "restart finished") > round
 		})
 	}

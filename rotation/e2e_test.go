@@ -1,12 +1,10 @@
 package rotation_test
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,8 +18,7 @@ type launcher struct {
 	t      *testing.T
 	dir    string
 	cmd    *exec.Cmd
-	mu     sync.Mutex
-	stderr bytes.Buffer
+	stderr testenv.Buffer
 }
 
 // child records each start, then runs until SIGTERM.
@@ -33,7 +30,7 @@ func startRun(t *testing.T, cli, dir string, env []string, args ...string) *laun
 	l.cmd = exec.Command(cli, append(append([]string{"run", "--log-level", "debug"}, args...), "--", "sh", "-c", child)...)
 	l.cmd.Dir = dir
 	l.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}, env...)
-	l.cmd.Stderr = lockedWriter{&l.mu, &l.stderr}
+	l.cmd.Stderr = &l.stderr
 	if err := l.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -47,22 +44,7 @@ func startRun(t *testing.T, cli, dir string, env []string, args ...string) *laun
 	return l
 }
 
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (w lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.w.Write(p)
-}
-
-func (l *launcher) log() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.stderr.String()
-}
+func (l *launcher) log() string { return l.stderr.String() }
 
 // starts are the child's starts so far: "PID VALUE" lines.
 func (l *launcher) starts() []string {

@@ -3,7 +3,6 @@ package sidecar_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"io"
 	"net/http"
@@ -29,7 +28,7 @@ type serveProc struct {
 	dir    string
 	url    string // http://127.0.0.1:PORT
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *testenv.Buffer
 	done   chan struct{}
 }
 
@@ -91,7 +90,7 @@ func everything(t *testing.T) []string {
 // config from it on a free port, with env added to serve's environment.
 func startSidecar(t *testing.T, cli, config, dotenv string, env []string, flags ...string) *serveProc {
 	t.Helper()
-	s := &serveProc{t: t, dir: t.TempDir(), stderr: &syncBuffer{}, done: make(chan struct{})}
+	s := &serveProc{t: t, dir: t.TempDir(), stderr: &testenv.Buffer{}, done: make(chan struct{})}
 	s.write("mcp.json", config)
 	s.write(".env", dotenv)
 	args := append([]string{"serve", "--config", "mcp.json", "--listen", "127.0.0.1:0", "--log-level", "debug",
@@ -118,7 +117,7 @@ func startSidecar(t *testing.T, cli, config, dotenv string, env []string, flags 
 		}
 	})
 	addr := regexp.MustCompile(`msg=listening addr=(\S+)`)
-	waitFor(t, "serve to listen", 30*time.Second, func() bool {
+	testenv.WaitFor(t, "serve to listen", 30*time.Second, func() bool {
 		select {
 		case <-s.done:
 			t.Fatalf("serve exited: %s", s.stderr.String())
@@ -205,55 +204,6 @@ func (s *serveProc) metric(sample string) float64 {
 		}
 	}
 	return 0
-}
-
-func call(t *testing.T, cs *mcp.ClientSession, tool string, args map[string]any) (string, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: tool, Arguments: args})
-	if err != nil {
-		return "", err
-	}
-	var b strings.Builder
-	for _, c := range res.Content {
-		if tc, ok := c.(*mcp.TextContent); ok {
-			b.WriteString(tc.Text)
-		}
-	}
-	if res.IsError {
-		return b.String(), fmt.Errorf("tool error: %s", b.String())
-	}
-	return b.String(), nil
-}
-
-func digest(s string) string { return fmt.Sprintf("%x", sha256.Sum256([]byte(s))) }
-
-// waitFor polls f until it is true.
-func waitFor(t *testing.T, what string, timeout time.Duration, f func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(timeout); !f(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // recorder is an http.RoundTripper that keeps every response body, to

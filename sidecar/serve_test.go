@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcp-secrets/mcp-secrets/internal/testenv"
 )
 
 type server struct {
@@ -95,29 +97,29 @@ func TestClients(t *testing.T) {
 				if c.server == "everything" {
 					args, wantText = map[string]any{"message": text}, "Echo: "+text
 				}
-				if got, err := call(t, c.cs, "echo", args); err != nil || got != wantText {
+				if got, err := testenv.CallTool(t, c.cs, "echo", args); err != nil || got != wantText {
 					t.Errorf("%s: echo = %q, %v; want %q", name, got, err, wantText)
 				}
 			}
 			switch {
 			case c.server == "everything":
-				got, err := call(t, c.cs, "get-env", map[string]any{})
+				got, err := testenv.CallTool(t, c.cs, "get-env", map[string]any{})
 				var env map[string]string
 				if err != nil || json.Unmarshal([]byte(got), &env) != nil || env["TOKEN"] != "[REDACTED:TOKEN]" {
 					t.Errorf("%s: get-env TOKEN = %q (%v)", name, env["TOKEN"], err)
 				}
 			default:
-				if got, err := call(t, c.cs, "get_env", map[string]any{"name": "TOKEN"}); err != nil || got != "[REDACTED:TOKEN]" {
+				if got, err := testenv.CallTool(t, c.cs, "get_env", map[string]any{"name": "TOKEN"}); err != nil || got != "[REDACTED:TOKEN]" {
 					t.Errorf("%s: get_env = %q, %v", name, got, err)
 				}
-				if got, err := call(t, c.cs, "get_env", map[string]any{"name": "TOKEN", "encoding": "sha256"}); err != nil || got != digest(token) {
+				if got, err := testenv.CallTool(t, c.cs, "get_env", map[string]any{"name": "TOKEN", "encoding": "sha256"}); err != nil || got != testenv.Digest(token) {
 					t.Errorf("%s: get_env sha256 = %q, %v", name, got, err)
 				}
 			}
 			// The server asks its own client for roots: a session's child
 			// never talks to another session's client.
 			if c.server == "env" && !stateless {
-				if got, err := call(t, c.cs, "roots", nil); err != nil || got != c.root {
+				if got, err := testenv.CallTool(t, c.cs, "roots", nil); err != nil || got != c.root {
 					t.Errorf("%s: roots = %q, %v; want %q", name, got, err, c.root)
 				}
 			}
@@ -155,7 +157,7 @@ func TestRotationUnderLoad(t *testing.T) {
 	const rotations = 10
 	version := map[string]int{}
 	for i := range rotations + 1 {
-		version[digest(fmt.Sprintf("value-%d", i))] = i
+		version[testenv.Digest(fmt.Sprintf("value-%d", i))] = i
 	}
 	type client struct {
 		cs   *mcp.ClientSession
@@ -181,7 +183,7 @@ func TestRotationUnderLoad(t *testing.T) {
 					return
 				default:
 				}
-				got, err := call(t, c.cs, "get_env", map[string]any{"name": "TOKEN", "encoding": "sha256"})
+				got, err := testenv.CallTool(t, c.cs, "get_env", map[string]any{"name": "TOKEN", "encoding": "sha256"})
 				calls.Add(1)
 				v, known := version[got]
 				switch {
@@ -199,7 +201,7 @@ func TestRotationUnderLoad(t *testing.T) {
 	start := time.Now()
 	for i := 1; i <= rotations; i++ {
 		s.write(".env", fmt.Sprintf("TOKEN=value-%d\n", i))
-		waitFor(t, fmt.Sprintf("every client to see rotation %d", i), 60*time.Second, func() bool {
+		testenv.WaitFor(t, fmt.Sprintf("every client to see rotation %d", i), 60*time.Second, func() bool {
 			for _, c := range clients {
 				if c.seen.Load() < int64(i) {
 					return false
@@ -354,7 +356,7 @@ func TestSessionLimits(t *testing.T) {
 	if n := len(childrenOf(t, s.cmd.Process.Pid)); n != 2 {
 		t.Errorf("%d children, want the two sessions'", n)
 	}
-	waitFor(t, "the idle sessions to end", 10*time.Second, func() bool {
+	testenv.WaitFor(t, "the idle sessions to end", 10*time.Second, func() bool {
 		return s.metric(`mcp_secrets_sessions{server="env"}`) == 0 && len(childrenOf(t, s.cmd.Process.Pid)) == 0
 	})
 	req, _ := http.NewRequest("DELETE", s.url+"/env/mcp", nil)
@@ -387,12 +389,12 @@ func TestMetricsAndReadiness(t *testing.T) {
 	b := s.connect("env", "2025-11-25", nil, nil)
 	c := s.connect("env", "", nil, nil)
 	for _, cs := range []*mcp.ClientSession{a, b, c} {
-		if got, err := call(t, cs, "get_env", map[string]any{"name": "TOKEN"}); err != nil || got != "[REDACTED:TOKEN]" {
+		if got, err := testenv.CallTool(t, cs, "get_env", map[string]any{"name": "TOKEN"}); err != nil || got != "[REDACTED:TOKEN]" {
 			t.Fatalf("get_env: %q, %v", got, err)
 		}
 	}
 	s.write(".env", "TOKEN="+token+"-rotated\n")
-	waitFor(t, "the rotation to reach every child", 20*time.Second, func() bool {
+	testenv.WaitFor(t, "the rotation to reach every child", 20*time.Second, func() bool {
 		return s.metric(`mcp_secrets_restarts_total{reason="rotation",server="env"}`) >= 4
 	})
 	b.Close()
@@ -409,7 +411,7 @@ func TestMetricsAndReadiness(t *testing.T) {
 		`mcp_secrets_provider_fetch_seconds_count{provider="dotenv"}`:            -1,
 		`mcp_secrets_http_requests_total{code="200",method="POST",server="env"}`: -1,
 	} {
-		waitFor(t, sample, 5*time.Second, func() bool {
+		testenv.WaitFor(t, sample, 5*time.Second, func() bool {
 			got := s.metric(sample)
 			return got == want || want < 0 && got > 0
 		})
@@ -419,7 +421,7 @@ func TestMetricsAndReadiness(t *testing.T) {
 		t.Error("/metrics shows a value or a variable")
 	}
 	s.write(".env", "OTHER=x\n")
-	waitFor(t, "/readyz to fail", 2*readyEvery, func() bool {
+	testenv.WaitFor(t, "/readyz to fail", 2*readyEvery, func() bool {
 		code, _ := s.get("/readyz")
 		return code == 503
 	})
@@ -429,7 +431,7 @@ func TestMetricsAndReadiness(t *testing.T) {
 	if code, _ := s.get("/healthz"); code != 200 {
 		t.Errorf("/healthz: %d", code)
 	}
-	if got, err := call(t, a, "get_env", map[string]any{"name": "TOKEN", "encoding": "sha256"}); err != nil || got != digest(token+"-rotated") {
+	if got, err := testenv.CallTool(t, a, "get_env", map[string]any{"name": "TOKEN", "encoding": "sha256"}); err != nil || got != testenv.Digest(token+"-rotated") {
 		t.Errorf("a provider failure must leave the children their values: %q, %v", got, err)
 	}
 	if strings.Contains(s.stderr.String(), token) {
@@ -457,7 +459,7 @@ func TestChildEnvironment(t *testing.T) {
 		"OWN_REF":                "",
 		"MCP_SECRETS_AUTH_TOKEN": "",
 	} {
-		if got, err := call(t, cs, "get_env", map[string]any{"name": name}); err != nil || got != want {
+		if got, err := testenv.CallTool(t, cs, "get_env", map[string]any{"name": name}); err != nil || got != want {
 			t.Errorf("%s = %q, %v; want %q", name, got, err, want)
 		}
 	}
@@ -530,7 +532,7 @@ func TestNotifications(t *testing.T) {
 		t.Fatalf("long running operation: %v %+v", err, res)
 	}
 	// The client's handlers may run after the call returns.
-	waitFor(t, "three progress notifications", 5*time.Second, func() bool {
+	testenv.WaitFor(t, "three progress notifications", 5*time.Second, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(progress) >= 3
@@ -600,7 +602,7 @@ func TestPoolChildCrash(t *testing.T) {
 		"env": {Command: envserver, Env: map[string]string{"TOKEN": "$<TOKEN>"}},
 	}), "TOKEN=crash-value-0123\n", nil, "--pool-size", "1")
 	cs := s.connect("env", "", nil, nil)
-	if _, err := call(t, cs, "echo", map[string]any{"text": "before"}); err != nil {
+	if _, err := testenv.CallTool(t, cs, "echo", map[string]any{"text": "before"}); err != nil {
 		t.Fatal(err)
 	}
 	fetches := s.metric(`mcp_secrets_provider_fetches_total{provider="dotenv",result="ok"}`)
@@ -609,8 +611,8 @@ func TestPoolChildCrash(t *testing.T) {
 		t.Fatalf("%d children, want the one pool child", len(pids))
 	}
 	syscall.Kill(pids[0], syscall.SIGKILL)
-	waitFor(t, "the pool child to come back", 10*time.Second, func() bool {
-		got, err := call(t, cs, "echo", map[string]any{"text": "after"})
+	testenv.WaitFor(t, "the pool child to come back", 10*time.Second, func() bool {
+		got, err := testenv.CallTool(t, cs, "echo", map[string]any{"text": "after"})
 		return err == nil && got == "after"
 	})
 	if got := s.metric(`mcp_secrets_restarts_total{reason="crash",server="env"}`); got != 1 {
@@ -619,7 +621,7 @@ func TestPoolChildCrash(t *testing.T) {
 	if got := s.metric(`mcp_secrets_provider_fetches_total{provider="dotenv",result="ok"}`); got != fetches {
 		t.Errorf("the restart fetched again: %v fetches, %v before", got, fetches)
 	}
-	if got, err := call(t, cs, "get_env", map[string]any{"name": "TOKEN", "encoding": "sha256"}); err != nil || got != digest("crash-value-0123") {
+	if got, err := testenv.CallTool(t, cs, "get_env", map[string]any{"name": "TOKEN", "encoding": "sha256"}); err != nil || got != testenv.Digest("crash-value-0123") {
 		t.Errorf("after the crash: %q, %v", got, err)
 	}
 }

@@ -1,7 +1,6 @@
 package vault_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/mcp-secrets/mcp-secrets/providers"
 	"github.com/mcp-secrets/mcp-secrets/providers/vault"
+
+	"github.com/mcp-secrets/mcp-secrets/internal/testenv"
 )
 
 // counter is a reverse proxy in front of a real Vault that counts the
@@ -63,31 +64,13 @@ func (c *counter) reset() {
 	c.mu.Unlock()
 }
 
-// syncBuffer collects a provider's log lines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // harness is a provider under test with the environment it reads, its log,
 // and the values and credentials that must never appear in either its log
 // or its errors.
 type harness struct {
 	t      testing.TB
 	p      *vault.Provider
-	log    *syncBuffer
+	log    *testenv.Buffer
 	hidden []string
 }
 
@@ -99,7 +82,7 @@ func newProvider(t testing.TB, env map[string]string, hidden ...string) *harness
 	if _, ok := env["HOME"]; !ok {
 		env["HOME"] = t.TempDir()
 	}
-	h := &harness{t: t, log: &syncBuffer{}, hidden: hidden}
+	h := &harness{t: t, log: &testenv.Buffer{}, hidden: hidden}
 	log := slog.New(slog.NewTextHandler(h.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h.p = vault.New(vault.Options{Getenv: func(k string) string { return env[k] }, Log: log})
 	t.Cleanup(func() {
