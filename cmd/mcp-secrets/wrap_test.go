@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -411,16 +409,7 @@ func runCLI(t *testing.T, bin string, env []string, args ...string) (stdout, std
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(append(testenv.EnvWithout("AWS_", "VAULT_", "AZURE_", "IDENTITY_", "MSI_", "MCP_SECRETS_", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "SSL_CERT", "HOME"), "HOME="+t.TempDir()), env...)
 	cmd.Dir = t.TempDir()
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		code = exit.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return o.String(), e.String(), code
+	return testenv.Run(t, cmd)
 }
 
 func readFile(t *testing.T, path string) string {

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -66,3 +68,19 @@ func CallTool(t testing.TB, cs *mcp.ClientSession, tool string, args map[string]
 // Digest is how examples/envserver's get_env shows a value without
 // showing it (encoding sha256).
 func Digest(s string) string { return fmt.Sprintf("%x", sha256.Sum256([]byte(s))) }
+
+// Run runs cmd to its end and returns what it printed and its exit code;
+// a command that cannot run at all fails the test.
+func Run(t testing.TB, cmd *exec.Cmd) (stdout, stderr string, code int) {
+	t.Helper()
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		code = exit.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return o.String(), e.String(), code
+}

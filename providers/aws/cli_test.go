@@ -1,8 +1,6 @@
 package aws_test
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -97,19 +95,9 @@ func TestCLI(t *testing.T) {
 			cmd.Env = append(cmd.Env, f.proxy.Env()...)
 			cmd.Env = append(cmd.Env, "AWS_SESSION_TOKEN=launcher-session-token")
 			cmd.Env = append(cmd.Env, tc.env...)
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			begin := time.Now()
-			err := cmd.Run()
+			out, errOut, code := testenv.Run(t, cmd)
 			took := time.Since(begin)
-			code := 0
-			var exit *exec.ExitError
-			if errors.As(err, &exit) {
-				code = exit.ExitCode()
-			} else if err != nil {
-				t.Fatal(err)
-			}
-			out, errOut := stdout.String(), stderr.String()
 			t.Logf("exit %d in %v\nstdout:\n%s\nstderr:\n%s", code, took.Round(time.Millisecond), out, errOut)
 			if code != tc.code {
 				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, out, errOut)

@@ -1,7 +1,6 @@
 package azure
 
 import (
-	"errors"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -109,25 +108,16 @@ func TestCLI(t *testing.T) {
 			cmd := exec.CommandContext(t.Context(), bin, tc.args...)
 			cmd.Env = append(append([]string(nil), env...), tc.vars...)
 			cmd.Dir = t.TempDir()
-			var stdout, stderr strings.Builder
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			start := time.Now()
-			err := cmd.Run()
+			stdout, stderr, code := testenv.Run(t, cmd)
 			took := time.Since(start)
-			var exit *exec.ExitError
-			code := 0
-			if errors.As(err, &exit) {
-				code = exit.ExitCode()
-			} else if err != nil {
-				t.Fatal(err)
-			}
 			if code != tc.code {
-				t.Errorf("exit code %d, want %d\nstderr: %s", code, tc.code, stderr.String())
+				t.Errorf("exit code %d, want %d\nstderr: %s", code, tc.code, stderr)
 			}
 			if took > 8*time.Second {
 				t.Errorf("took %v", took)
 			}
-			out := "\n" + stdout.String()
+			out := "\n" + stdout
 			for _, want := range tc.stdout {
 				if !strings.Contains(out, want) {
 					t.Errorf("stdout lacks %q:\n%s", want, out)
@@ -136,12 +126,12 @@ func TestCLI(t *testing.T) {
 			if tc.noStdout != "" && strings.Contains(out, tc.noStdout) {
 				t.Errorf("stdout has %q:\n%s", tc.noStdout, out)
 			}
-			if !strings.Contains(stderr.String(), tc.stderr) {
-				t.Errorf("stderr lacks %q:\n%s", tc.stderr, stderr.String())
+			if !strings.Contains(stderr, tc.stderr) {
+				t.Errorf("stderr lacks %q:\n%s", tc.stderr, stderr)
 			}
-			noValues(t, "stderr", stderr.String(), values...)
+			noValues(t, "stderr", stderr, values...)
 			if tc.name != "run" {
-				noValues(t, "stdout", stdout.String(), values...)
+				noValues(t, "stdout", stdout, values...)
 			}
 		})
 	}

@@ -1,10 +1,8 @@
 package vault_test
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -83,33 +81,24 @@ func TestCLI(t *testing.T) {
 			cmd := exec.Command(bin, tt.cmd, "--", "sh", "-c", childScript)
 			cmd.Dir = dir
 			cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}, tt.env...)
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			begin := time.Now()
-			err := cmd.Run()
+			stdout, stderr, code := testenv.Run(t, cmd)
 			took := time.Since(begin)
-			code := 0
-			var exit *exec.ExitError
-			if errors.As(err, &exit) {
-				code = exit.ExitCode()
-			} else if err != nil {
-				t.Fatal(err)
-			}
 			if code != tt.code {
-				t.Errorf("exit code %d, want %d; stderr:\n%s", code, tt.code, stderr.String())
+				t.Errorf("exit code %d, want %d; stderr:\n%s", code, tt.code, stderr)
 			}
-			lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+			lines := strings.Split(strings.TrimSpace(stdout), "\n")
 			for i, want := range tt.stdout {
 				if i >= len(lines) || lines[i] != want {
 					t.Errorf("child printed %q, want line %d = %q", lines, i, want)
 				}
 			}
-			if !strings.Contains(stderr.String(), tt.stderr) {
-				t.Errorf("stderr %q does not say %q", stderr.String(), tt.stderr)
+			if !strings.Contains(stderr, tt.stderr) {
+				t.Errorf("stderr %q does not say %q", stderr, tt.stderr)
 			}
 			for _, secret := range []string{kv2PasswordV1, secretID, weak} {
-				if strings.Contains(stdout.String()+stderr.String(), secret) {
-					t.Errorf("a secret value or credential shows in the output:\n%s%s", stdout.String(), stderr.String())
+				if strings.Contains(stdout+stderr, secret) {
+					t.Errorf("a secret value or credential shows in the output:\n%s%s", stdout, stderr)
 				}
 			}
 			if tt.within > 0 && took > tt.within {
