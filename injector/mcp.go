@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/mcp-secrets/mcp-secrets/injector/jsonrpc"
+	"github.com/mcp-secrets/mcp-secrets/jsonrpc"
 )
 
 // Restarting an MCP server without breaking the client's session: the new

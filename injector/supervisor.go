@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/mcp-secrets/mcp-secrets/injector/redact"
+	"github.com/mcp-secrets/mcp-secrets/redact"
 )
 
 // MCPMode says whether the launcher speaks MCP on the child's stdio.

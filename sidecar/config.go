@@ -12,7 +12,7 @@ import (
 
 	"github.com/mcp-secrets/mcp-secrets/providers"
 
-	"github.com/mcp-secrets/mcp-secrets/injector/jsonrpc"
+	"github.com/mcp-secrets/mcp-secrets/jsonrpc"
 )
 
 // Config is an mcpServers file: {"mcpServers": {NAME: {command, args, env}}},

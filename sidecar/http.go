@@ -15,7 +15,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/mcp-secrets/mcp-secrets/injector/jsonrpc"
+	"github.com/mcp-secrets/mcp-secrets/jsonrpc"
 )
 
 // guard checks what every request to an MCP endpoint must pass: Origin and

@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/mcp-secrets/mcp-secrets/injector/jsonrpc"
+	"github.com/mcp-secrets/mcp-secrets/jsonrpc"
 )
 
 func TestCheckStateless(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/mcp-secrets/mcp-secrets/injector"
-	"github.com/mcp-secrets/mcp-secrets/injector/jsonrpc"
+	"github.com/mcp-secrets/mcp-secrets/jsonrpc"
 )
 
 // A pool serves stateless requests (protocol 2026-07-28): a few warm

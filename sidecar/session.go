@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mcp-secrets/mcp-secrets/injector/jsonrpc"
+	"github.com/mcp-secrets/mcp-secrets/jsonrpc"
 )
 
 // A session is a stateful MCP session (protocol up to 2025-11-25): one

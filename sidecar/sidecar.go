@@ -26,7 +26,7 @@ import (
 	"time"
 
 	"github.com/mcp-secrets/mcp-secrets/injector"
-	"github.com/mcp-secrets/mcp-secrets/injector/redact"
+	"github.com/mcp-secrets/mcp-secrets/redact"
 	"github.com/mcp-secrets/mcp-secrets/providers"
 )
 

@@ -14,7 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mcp-secrets/mcp-secrets/injector/redact"
+	"github.com/mcp-secrets/mcp-secrets/redact"
 )
 
 // app is one invocation: its streams, environment and logger.
