@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcp-secrets/mcp-secrets/redact"
 	"github.com/mcp-secrets/mcp-secrets/internal/testenv"
+	"github.com/mcp-secrets/mcp-secrets/redact"
 )
 
 // proxied runs a Supervisor in MCP mode on the bench's blob server (which

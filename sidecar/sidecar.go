@@ -26,8 +26,8 @@ import (
 	"time"
 
 	"github.com/mcp-secrets/mcp-secrets/injector"
-	"github.com/mcp-secrets/mcp-secrets/redact"
 	"github.com/mcp-secrets/mcp-secrets/providers"
+	"github.com/mcp-secrets/mcp-secrets/redact"
 )
 
 // Options configure a Sidecar.

@@ -15,11 +15,11 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/mcp-secrets/mcp-secrets/injector"
-	"github.com/mcp-secrets/mcp-secrets/redact"
 	"github.com/mcp-secrets/mcp-secrets/providers"
 	"github.com/mcp-secrets/mcp-secrets/providers/dotenv"
 	"github.com/mcp-secrets/mcp-secrets/providers/env"
 	"github.com/mcp-secrets/mcp-secrets/providers/file"
+	"github.com/mcp-secrets/mcp-secrets/redact"
 	"github.com/mcp-secrets/mcp-secrets/rotation"
 )
 

@@ -15,8 +15,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mcp-secrets/mcp-secrets/injector"
-	"github.com/mcp-secrets/mcp-secrets/redact"
 	"github.com/mcp-secrets/mcp-secrets/providers"
+	"github.com/mcp-secrets/mcp-secrets/redact"
 	"github.com/mcp-secrets/mcp-secrets/rotation"
 	"github.com/mcp-secrets/mcp-secrets/sidecar"
 )

@@ -17,9 +17,9 @@ import (
 	"github.com/mcp-secrets/mcp-secrets/audit/mcpconfig"
 	"github.com/mcp-secrets/mcp-secrets/audit/rules"
 	"github.com/mcp-secrets/mcp-secrets/audit/wrap"
-	"github.com/mcp-secrets/mcp-secrets/redact"
 	"github.com/mcp-secrets/mcp-secrets/providers"
 	"github.com/mcp-secrets/mcp-secrets/providers/dotenv"
+	"github.com/mcp-secrets/mcp-secrets/redact"
 )
 
 type wrapFlags struct {
