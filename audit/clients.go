@@ -58,9 +58,19 @@ func Locations() []Location {
 func LocationTable() string {
 	var b strings.Builder
 	for _, l := range Locations() {
-		fmt.Fprintf(&b, "  %-44s %-8s %s/%s\n", l.Client, cmp.Or(l.GOOS, "all"), l.Base, l.Path)
+		fmt.Fprintf(&b, "  %-44s %-8s %s\n", l.Client, cmp.Or(l.GOOS, "all"), joinOS(l.GOOS, string(l.Base), l.Path))
 	}
 	return b.String()
+}
+
+// File is where the location is on goos, with the user's environment; ""
+// if the environment does not say.
+func (l Location) File(getenv func(string) string, goos string) string {
+	dir := l.Base.dir(getenv, goos)
+	if dir == "" {
+		return ""
+	}
+	return joinOS(goos, dir, l.Path)
 }
 
 // dir resolves a base directory from the environment; "" if it cannot.
@@ -69,25 +79,35 @@ func (b Base) dir(getenv func(string) string, goos string) string {
 	if goos == "windows" {
 		home = cmp.Or(getenv("USERPROFILE"), home)
 	}
-	under := func(parts ...string) string {
+	under := func(path string) string {
 		if home == "" {
 			return ""
 		}
-		return filepath.Join(append([]string{home}, parts...)...)
+		return joinOS(goos, home, path)
 	}
 	switch b {
 	case Home:
-		return under()
+		return home
 	case XDGConfig:
 		return cmp.Or(getenv("XDG_CONFIG_HOME"), under(".config"))
 	case AppSupport:
-		return under("Library", "Application Support")
+		return under("Library/Application Support")
 	case AppData:
-		return getenv("APPDATA")
+		return cmp.Or(getenv("APPDATA"), under("AppData/Roaming"))
 	case CodexHome:
 		return cmp.Or(getenv("CODEX_HOME"), under(".codex"))
 	}
 	return ""
+}
+
+// joinOS joins a directory and a slash-separated path under it with the
+// separator of goos, which need not be this machine's (filepath's is), so
+// that every OS's layout can be checked anywhere.
+func joinOS(goos, dir, path string) string {
+	if goos == "windows" {
+		return strings.TrimRight(dir, `\/`) + `\` + strings.ReplaceAll(path, "/", `\`)
+	}
+	return strings.TrimRight(dir, "/") + "/" + path
 }
 
 // projectConfig reports whether an absolute path is a project-level MCP

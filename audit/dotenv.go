@@ -28,38 +28,13 @@ const (
 // ignored .env is the intended local store and scans clean; so does one
 // that holds no secret (only references and settings).
 func (s *Scanner) scanDotenv(ctx context.Context, git *gitChecker, t target) ([]Finding, error) {
-	data, err := os.ReadFile(t.path)
+	data, err := t.read()
 	if err != nil {
 		return nil, err
 	}
-	vars, err := dotenv.Parse(data) // its errors give a line, never content
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", t.display, err)
-	}
-	lines := definitionLines(data)
-	names := make([]string, 0, len(vars))
-	for name := range vars {
-		names = append(names, name)
-	}
-	slices.SortFunc(names, func(a, b string) int { return cmp.Or(cmp.Compare(lines[a], lines[b]), cmp.Compare(a, b)) })
-	var secrets []Finding
-	for _, name := range names {
-		v := vars[name]
-		for _, m := range s.Detector.Find(t.path, name, v) {
-			line := cmp.Or(lines[name], 1)
-			secrets = append(secrets, Finding{
-				File:     t.display,
-				Line:     line,
-				Location: fmt.Sprintf("%s:%d", t.display, line),
-				Rule:     m.Rule,
-				Severity: m.Severity,
-				Masked:   Mask(v[m.Start:m.End]),
-				Message:  m.Description,
-			})
-		}
-	}
-	if len(secrets) == 0 {
-		return nil, nil
+	secrets, err := s.dotenvSecrets(t, data)
+	if err != nil || len(secrets) == 0 {
+		return nil, err
 	}
 	var exposed []Finding
 	expose := func(rule string, sev rules.Severity, msg string) {
@@ -83,27 +58,35 @@ func (s *Scanner) scanDotenv(ctx context.Context, git *gitChecker, t target) ([]
 	return append(exposed, secrets...), nil
 }
 
-// definitionLines is the line of each variable's last assignment (the one
-// in effect). Lines of a multi-line value may look like assignments; that
-// only matters for a variable of that odd name.
-func definitionLines(data []byte) map[string]int {
-	lines := map[string]int{}
-	for i, l := range strings.Split(string(data), "\n") {
-		l = strings.TrimLeft(l, " \t")
-		if rest, ok := strings.CutPrefix(l, "export"); ok && rest != "" && (rest[0] == ' ' || rest[0] == '\t') {
-			l = strings.TrimLeft(rest, " \t")
-		}
-		n := strings.IndexFunc(l, func(r rune) bool {
-			return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_' || r == '.')
-		})
-		if n <= 0 {
-			continue
-		}
-		if rest := strings.TrimLeft(l[n:], " \t"); rest != "" && (rest[0] == '=' || rest[0] == ':') {
-			lines[l[:n]] = i + 1
+// dotenvSecrets are the secrets in a .env file's variables, each at the
+// line of the assignment in effect.
+func (s *Scanner) dotenvSecrets(t target, data []byte) ([]Finding, error) {
+	vars, lines, err := dotenv.ParseLines(data) // its errors give a line, never content
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", t.display, err)
+	}
+	names := make([]string, 0, len(vars))
+	for name := range vars {
+		names = append(names, name)
+	}
+	slices.SortFunc(names, func(a, b string) int { return cmp.Or(cmp.Compare(lines[a], lines[b]), cmp.Compare(a, b)) })
+	var secrets []Finding
+	for _, name := range names {
+		v := vars[name]
+		for _, m := range s.Detector.Find(t.path, name, v) {
+			line := lines[name]
+			secrets = append(secrets, Finding{
+				File:     t.display,
+				Line:     line,
+				Location: fmt.Sprintf("%s:%d", t.display, line),
+				Rule:     m.Rule,
+				Severity: m.Severity,
+				Masked:   Mask(v[m.Start:m.End]),
+				Message:  m.Description,
+			})
 		}
 	}
-	return lines
+	return secrets, nil
 }
 
 // gitChecker asks git about files: tracked (git ls-files), ignored (git

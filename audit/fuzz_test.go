@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"errors"
 	"regexp"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/mcp-secrets/mcp-secrets/audit/auditest"
 	"github.com/mcp-secrets/mcp-secrets/audit/mcpconfig"
 	"github.com/mcp-secrets/mcp-secrets/audit/rules"
+	"github.com/mcp-secrets/mcp-secrets/providers"
 )
 
 // masked is the only form a value may take in a finding.
@@ -22,6 +24,9 @@ func FuzzScanConfig(f *testing.F) {
 	f.Add("c.json", `{"mcpServers": {"a": {"command": "x", "args": ["--api-key", "`+s["GENERIC_SECRET"]+`"], "env": {"T": "`+s["GITHUB_PAT"]+`", "U": "postgresql://u:`+s["PG_PASSWORD"]+`@h/d"}, "headers": {"Authorization": "Bearer `+s["OPENAI_KEY"]+`"}, "url": "https://x/?token=`+s["STRIPE_KEY"]+`"}}}`)
 	f.Add("c.toml", "[mcp_servers.a]\ncommand = 'x'\nenv = { K = \"\"\""+s["PEM"]+"\"\"\" }\n")
 	f.Add("c.json", `{"servers": {"b": {"env": {"DB_PASSWORD": "`+s["DB_PASSWORD"]+`", "X": "$<aws:a#b> ${VAR}"}}}}`)
+	f.Add("c.json", `{"mcpServers": {"a": {"command": "x", "env": {"K": "`+s["GITHUB_PAT"]+`"}}, "b": 5}}`)
+	f.Add("c.json", `{"mcpServers": {"a": {"args": ["`+s["STRIPE_KEY"]+`", 1]}}}`)
+	f.Add("c.toml", "[mcp_servers.a]\nenv = { K = '"+s["SLACK_TOKEN"]+"' }\n[[mcp_servers.a.http_headers]]\n")
 	d, err := rules.New()
 	if err != nil {
 		f.Fatal(err)
@@ -33,7 +38,12 @@ func FuzzScanConfig(f *testing.F) {
 		}
 		cfg, err := mcpconfig.Parse(path, []byte(data))
 		if err != nil {
-			return // mcpconfig's own fuzz target checks its errors
+			// A config is scanned whole or not at all: a misshapen one is
+			// an error of its own (mcpconfig's fuzz target checks its text).
+			if !errors.Is(err, providers.ErrMalformed) {
+				t.Fatalf("error %v is not ErrMalformed (exit 65)", err)
+			}
+			return
 		}
 		for _, h := range Hits(d, cfg) {
 			secret := h.Secret()
@@ -49,16 +59,44 @@ func FuzzScanConfig(f *testing.F) {
 	})
 }
 
-// The .env reader's line finder never panics and only names lines that
-// exist.
+// Whatever a .env file holds, its findings are at lines that exist and
+// set their variable, and show at most 4 characters of their secret; a file
+// dotenv refuses is refused with its name and a line, never its content.
 func FuzzDefinitionLines(f *testing.F) {
-	f.Add("A=1\nexport B = 2\n# C=3\n  D:4\nMULTI=\"x\ny=z\"\n")
-	f.Fuzz(func(t *testing.T, data string) {
-		n := strings.Count(data, "\n") + 1
-		for name, line := range definitionLines([]byte(data)) {
-			if line < 1 || line > n || name == "" {
-				t.Fatalf("%q at line %d of %d", name, line, n)
+	s := auditest.Secrets()
+	f.Add("A=1\nexport B = " + s["GITHUB_PAT"] + "\n# C=3\n  D:4\nMULTI=\"x\ny=z\"\nTOKEN=\"" + s["OPENAI_KEY"] + "\" # c\r\n")
+	f.Add("A B=" + s["STRIPE_KEY"] + "\n")
+	f.Add("K=\"" + s["PEM"] + "\"\nK2='" + s["SLACK_TOKEN"] + "' x\n")
+	d, err := rules.New()
+	if err != nil {
+		f.Fatal(err)
+	}
+	sc := &Scanner{Detector: d}
+	t := target{path: "/p/.env", display: ".env", dotenv: true}
+	f.Fuzz(func(tt *testing.T, data string) {
+		fs, err := sc.dotenvSecrets(t, []byte(data))
+		if err != nil {
+			if !errors.Is(err, providers.ErrMalformed) || !lineError.MatchString(err.Error()) {
+				tt.Fatalf("error %q is not .env: line N: malformed: REASON", err)
+			}
+			for _, v := range s {
+				if strings.Contains(err.Error(), v) {
+					tt.Fatalf("the error holds a secret: %q", err)
+				}
+			}
+			return
+		}
+		lines := strings.Split(strings.ReplaceAll(data, "\r\n", "\n"), "\n")
+		for _, fd := range fs {
+			if fd.Line < 1 || fd.Line > len(lines) || fd.Location != ".env:"+strconv.Itoa(fd.Line) || !strings.Contains(lines[fd.Line-1], "=") {
+				tt.Fatalf("finding at %s (line %d of %d: %q)", fd.Location, fd.Line, len(lines), lines[min(max(fd.Line, 1), len(lines))-1])
+			}
+			if !masked.MatchString(fd.Masked) {
+				tt.Fatalf("%s: masked %q", fd.Location, fd.Masked)
 			}
 		}
 	})
 }
+
+// lineError is the form of a .env file's parse error.
+var lineError = regexp.MustCompile(`^\.env: line [0-9]+: malformed: [a-zA-Z ,"_.()=]+$`)

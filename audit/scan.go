@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -10,12 +11,27 @@ import (
 
 	"github.com/mcp-secrets/mcp-secrets/audit/mcpconfig"
 	"github.com/mcp-secrets/mcp-secrets/audit/rules"
+	"github.com/mcp-secrets/mcp-secrets/providers/dotenv"
+	"github.com/mcp-secrets/mcp-secrets/providers/file"
 )
 
 // MaxDepth bounds how deep a directory is searched for .env files and
 // project configs: a home directory holds whole trees of other people's
 // code.
 const MaxDepth = 6
+
+// MaxConfig is the largest client config scan and wrap read: a config
+// holds more than servers (Claude Code's ~/.claude.json keeps every
+// project's history, several MB and sometimes tens), and scanning one
+// takes about 5 times its size in memory. A .env file may be
+// dotenv.MaxFile.
+const MaxConfig = 64 << 20
+
+// The reasons a file is skipped.
+const (
+	NotRegular = "not a regular file"
+	OutOfTree  = "symlink out of the scanned tree"
+)
 
 // Scanner scans the known config locations, files and directory trees.
 type Scanner struct {
@@ -33,16 +49,44 @@ type Report struct {
 	// Errors are files that could not be read or parsed; the scan went on
 	// with the others.
 	Errors []error
+	// Skipped are files by a name scan reads that it did not read: devices,
+	// FIFOs, sockets, and symlinks that lead out of a scanned tree.
+	Skipped []Skipped
 	// Notes say what could not be checked, such as git being absent.
 	Notes []string
 	Files int // files scanned
 }
 
+// Skipped is a file not read, and why.
+type Skipped struct {
+	File   string // as the user sees it
+	Reason string // NotRegular or OutOfTree
+}
+
 // target is one file to scan.
 type target struct {
-	path    string // absolute
+	path    string // absolute, symlinks resolved for files found in a tree
 	display string // as the user sees it in the report
 	dotenv  bool
+}
+
+// limit is the largest the file may be.
+func (t target) limit() int64 {
+	if t.dotenv {
+		return dotenv.MaxFile
+	}
+	return MaxConfig
+}
+
+// read reads the file, a regular file within its limit; the error names it
+// as the user sees it.
+func (t target) read() ([]byte, error) {
+	data, err := file.Read(t.path, t.limit())
+	var refused *file.Error
+	if errors.As(err, &refused) {
+		return nil, fmt.Errorf("%s: %w", t.display, refused.Err)
+	}
+	return data, err
 }
 
 // Scan scans paths (files and directories), or with none every client
@@ -76,7 +120,9 @@ func (s *Scanner) Scan(ctx context.Context, paths []string) Report {
 	return r
 }
 
-// targets lists the files to scan, each once.
+// targets lists the files to scan, each once. Files named are read
+// through symlinks, the user's choice; files found in a tree only through
+// symlinks that stay in it.
 func (s *Scanner) targets(paths []string, r *Report) []target {
 	var out []target
 	seen := map[string]bool{}
@@ -86,18 +132,22 @@ func (s *Scanner) targets(paths []string, r *Report) []target {
 			out = append(out, t)
 		}
 	}
+	skip := func(display, reason string) { r.Skipped = append(r.Skipped, Skipped{display, reason}) }
 	if len(paths) == 0 {
 		for _, l := range Locations() {
 			if l.Base == Project || l.GOOS != "" && l.GOOS != s.GOOS {
 				continue
 			}
-			dir := l.Base.dir(s.Getenv, s.GOOS)
-			if dir == "" {
+			p := l.File(s.Getenv, s.GOOS)
+			if p == "" {
 				continue
 			}
-			p := filepath.Join(dir, filepath.FromSlash(l.Path))
-			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			switch fi, err := os.Stat(p); {
+			case err != nil: // no such client here
+			case fi.Mode().IsRegular():
 				add(target{path: p, display: p})
+			default:
+				skip(p, NotRegular)
 			}
 		}
 		paths = []string{"."}
@@ -113,19 +163,27 @@ func (s *Scanner) targets(paths []string, r *Report) []target {
 		case err != nil:
 			r.Errors = append(r.Errors, err)
 		case fi.IsDir():
-			if err := walk(abs, filepath.Clean(p), add); err != nil {
+			if err := walk(abs, filepath.Clean(p), add, skip); err != nil {
 				r.Errors = append(r.Errors, err)
 			}
-		default:
+		case fi.Mode().IsRegular():
 			add(target{path: abs, display: p, dotenv: isDotenv(filepath.Base(abs))})
+		default:
+			skip(p, NotRegular)
 		}
 	}
 	return out
 }
 
 // walk adds the .env files and project configs of a tree, down to
-// MaxDepth, skipping node_modules and .git.
-func walk(root, display string, add func(target)) error {
+// MaxDepth, skipping node_modules and .git. A symlink is followed to a
+// regular file in the tree only: a repository is not to make scan read
+// a device or a file of the user's elsewhere.
+func walk(root, display string, add func(target), skip func(display, reason string)) error {
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return err
+	}
 	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if path == root {
@@ -140,18 +198,39 @@ func walk(root, display string, add func(target)) error {
 			}
 			return nil
 		}
-		if !d.Type().IsRegular() && d.Type()&fs.ModeSymlink == 0 {
+		dotenv := isDotenv(d.Name())
+		if !dotenv && !projectConfig(path) {
 			return nil
 		}
-		if dotenv := isDotenv(d.Name()); dotenv || projectConfig(path) {
-			add(target{path: path, display: filepath.Join(display, rel), dotenv: dotenv})
+		t := target{path: path, display: filepath.Join(display, rel), dotenv: dotenv}
+		switch {
+		case d.Type().IsRegular():
+		case d.Type()&fs.ModeSymlink == 0:
+			skip(t.display, NotRegular)
+			return nil
+		default:
+			real, err := filepath.EvalSymlinks(path)
+			if err != nil {
+				skip(t.display, NotRegular) // a symlink to nothing
+				return nil
+			}
+			if in, err := filepath.Rel(realRoot, real); err != nil || in == ".." || strings.HasPrefix(in, ".."+string(filepath.Separator)) {
+				skip(t.display, OutOfTree)
+				return nil
+			}
+			if fi, err := os.Stat(real); err != nil || !fi.Mode().IsRegular() {
+				skip(t.display, NotRegular)
+				return nil
+			}
+			t.path = real
 		}
+		add(t)
 		return nil
 	})
 }
 
 func (s *Scanner) scanConfig(t target) ([]Finding, error) {
-	data, err := os.ReadFile(t.path)
+	data, err := t.read()
 	if err != nil {
 		return nil, err
 	}

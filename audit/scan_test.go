@@ -124,32 +124,79 @@ func findingsJSON(t testing.TB, fs []Finding) []byte {
 	return b.Bytes()
 }
 
-// The locations of the table resolve as each OS lays them out.
-func TestLocationDirs(t *testing.T) {
-	env := map[string]string{"HOME": "/h", "APPDATA": `C:\Users\u\AppData\Roaming`, "USERPROFILE": `C:\Users\u`}
-	getenv := func(k string) string { return env[k] }
-	for _, tc := range []struct {
-		base Base
+// The locations of the table resolve as each OS lays them out, with that
+// OS's separator wherever the table is worked out.
+func TestLocationFiles(t *testing.T) {
+	tests := []struct {
 		goos string
-		want string
+		env  map[string]string
+		want map[string]string // client: file
 	}{
-		{Home, "linux", "/h"},
-		{XDGConfig, "linux", "/h/.config"},
-		{AppSupport, "darwin", "/h/Library/Application Support"},
-		{AppData, "windows", `C:\Users\u\AppData\Roaming`},
-		{CodexHome, "linux", "/h/.codex"},
-	} {
-		if got := tc.base.dir(getenv, tc.goos); got != filepath.FromSlash(tc.want) && got != tc.want {
-			t.Errorf("%s on %s = %q, want %q", tc.base, tc.goos, got, tc.want)
+		{
+			goos: "windows",
+			env:  map[string]string{"USERPROFILE": `C:\Users\u`, "APPDATA": `C:\Users\u\AppData\Roaming`, "HOME": "/ignored"},
+			want: map[string]string{
+				"Claude Desktop": `C:\Users\u\AppData\Roaming\Claude\claude_desktop_config.json`,
+				"Claude Code (user and per-project servers)": `C:\Users\u\.claude.json`,
+				"Cursor":                  `C:\Users\u\.cursor\mcp.json`,
+				"VS Code":                 `C:\Users\u\AppData\Roaming\Code\User\mcp.json`,
+				"VS Code (user settings)": `C:\Users\u\AppData\Roaming\Code\User\settings.json`,
+				"Windsurf":                `C:\Users\u\.codeium\windsurf\mcp_config.json`,
+				"Gemini CLI":              `C:\Users\u\.gemini\settings.json`,
+				"Codex":                   `C:\Users\u\.codex\config.toml`,
+			},
+		},
+		{
+			goos: "windows", // no APPDATA: its default under the profile; CODEX_HOME wins
+			env:  map[string]string{"USERPROFILE": `D:\home\u\`, "CODEX_HOME": `E:\codex`},
+			want: map[string]string{
+				"Claude Desktop": `D:\home\u\AppData\Roaming\Claude\claude_desktop_config.json`,
+				"Claude Code (user and per-project servers)": `D:\home\u\.claude.json`,
+				"Codex": `E:\codex\config.toml`,
+			},
+		},
+		{
+			goos: "darwin",
+			env:  map[string]string{"HOME": "/Users/u"},
+			want: map[string]string{
+				"Claude Desktop": "/Users/u/Library/Application Support/Claude/claude_desktop_config.json",
+				"Claude Code (user and per-project servers)": "/Users/u/.claude.json",
+				"Cursor":                  "/Users/u/.cursor/mcp.json",
+				"VS Code":                 "/Users/u/Library/Application Support/Code/User/mcp.json",
+				"VS Code (user settings)": "/Users/u/Library/Application Support/Code/User/settings.json",
+				"Windsurf":                "/Users/u/.codeium/windsurf/mcp_config.json",
+				"Gemini CLI":              "/Users/u/.gemini/settings.json",
+				"Codex":                   "/Users/u/.codex/config.toml",
+			},
+		},
+		{
+			goos: "linux",
+			env:  map[string]string{"HOME": "/home/u/", "XDG_CONFIG_HOME": "/xdg"},
+			want: map[string]string{
+				"Claude Desktop": "/xdg/Claude/claude_desktop_config.json",
+				"Claude Code (user and per-project servers)": "/home/u/.claude.json",
+				"VS Code": "/xdg/Code/User/mcp.json",
+				"Codex":   "/home/u/.codex/config.toml",
+			},
+		},
+		{
+			goos: "linux", // no HOME: nothing under it
+			env:  map[string]string{},
+			want: map[string]string{"Claude Desktop": "", "Claude Code (user and per-project servers)": "", "Codex": ""},
+		},
+	}
+	for _, tc := range tests {
+		got := map[string]string{}
+		for _, l := range Locations() {
+			if l.Base != Project && (l.GOOS == "" || l.GOOS == tc.goos) {
+				got[l.Client] = l.File(func(k string) string { return tc.env[k] }, tc.goos)
+			}
 		}
-	}
-	env["XDG_CONFIG_HOME"] = "/x"
-	env["CODEX_HOME"] = "/c"
-	if got := XDGConfig.dir(getenv, "linux"); got != "/x" {
-		t.Errorf("XDG_CONFIG_HOME: %q", got)
-	}
-	if got := CodexHome.dir(getenv, "linux"); got != "/c" {
-		t.Errorf("CODEX_HOME: %q", got)
+		for client, want := range tc.want {
+			if got[client] != want {
+				t.Errorf("%s %v: %s = %q, want %q", tc.goos, tc.env, client, got[client], want)
+			}
+		}
 	}
 }
 

@@ -6,13 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"os/exec"
 	"strings"
 
-	"github.com/mcp-secrets/mcp-secrets/providers"
-
 	"github.com/mcp-secrets/mcp-secrets/jsonrpc"
+	"github.com/mcp-secrets/mcp-secrets/providers"
+	"github.com/mcp-secrets/mcp-secrets/providers/file"
 )
 
 // Config is an mcpServers file: {"mcpServers": {NAME: {command, args, env}}},
@@ -32,16 +31,22 @@ type ServerConfig struct {
 // Argv is the server's command line.
 func (s ServerConfig) Argv() []string { return append([]string{s.Command}, s.Args...) }
 
-// LoadConfig reads and checks an mcpServers file, and finds each server's
-// command in PATH. It reports every problem, one line each, with the
-// servers that have none.
+// MaxConfig is the largest mcpServers file: what a Kubernetes ConfigMap
+// holds, and far more than any list of servers needs.
+const MaxConfig = 1 << 20
+
+// LoadConfig reads and checks an mcpServers file, a regular file of at
+// most MaxConfig bytes, and finds each server's command in PATH. It
+// reports every problem, one line each, with the servers that have none.
 func LoadConfig(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := file.Read(path, MaxConfig)
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, providers.Errorf(providers.ErrConfig, "--config: %w", err)
+	case errors.Is(err, file.ErrTooLarge):
+		return nil, providers.Errorf(providers.ErrMalformed, "--config: %w", err)
+	case errors.Is(err, fs.ErrPermission):
+		return nil, providers.Errorf(providers.ErrDenied, "--config: %w", err)
 	case err != nil:
-		return nil, fmt.Errorf("--config: %w", err)
+		return nil, providers.Errorf(providers.ErrConfig, "--config: %w", err)
 	}
 	c, err := ParseConfig(path, data)
 	if c == nil {

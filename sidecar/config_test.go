@@ -2,6 +2,8 @@ package sidecar
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -69,6 +71,11 @@ func TestParseConfig(t *testing.T) {
 		{name: "no servers", json: `{"mcpServers": {}}`, problems: []string{"f.json: mcpServers: no servers"}},
 		{name: "no mcpServers", json: `{"servers": {}}`, problems: []string{`f.json: unknown key "servers" (want mcpServers)`, "f.json: no mcpServers"}},
 		{name: "not an object", json: `[]`, problems: []string{"f.json: not a JSON object"}},
+		{name: "an array", json: `[1,2,3]`, problems: []string{"f.json: not a JSON object"}},
+		{name: "a string", json: `"str"`, problems: []string{"f.json: not a JSON object"}},
+		{name: "null", json: `null`, problems: []string{"f.json: not a JSON object"}},
+		{name: "servers null", json: `{"mcpServers": null}`, problems: []string{"f.json: mcpServers: not an object"}},
+		{name: "server a number", json: `{"mcpServers": {"x": 5}}`, problems: []string{"f.json: mcpServers.x: not an object"}},
 		{name: "servers not an object", json: `{"mcpServers": []}`, problems: []string{"f.json: mcpServers: not an object"}},
 		{name: "server not an object", json: `{"mcpServers": {"a": "x"}}`, problems: []string{"f.json: mcpServers.a: not an object"}},
 		{name: "syntax", json: "{\n  \"mcpServers\": {,}}", problems: []string{"f.json: line 2, column 18: invalid character ',' looking for beginning of object key string"}},
@@ -98,5 +105,39 @@ func TestParseConfig(t *testing.T) {
 				t.Errorf("servers: %+v\nwant: %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+// The file is a regular file of at most MaxConfig bytes: one too large is
+// malformed (exit 65), what is no regular file a configuration error (78),
+// each in one line naming the file.
+func TestLoadConfigBounds(t *testing.T) {
+	dir := t.TempDir()
+	ok := filepath.Join(dir, "ok.json")
+	// The control: at the limit, the file is read (and found to hold a
+	// server whose command is not in PATH).
+	head := `{"mcpServers": {"a": {"command": "/nonexistent/server"}}}`
+	if err := os.WriteFile(ok, []byte(head+strings.Repeat(" ", MaxConfig-len(head))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big.json")
+	if err := os.WriteFile(big, []byte(head+strings.Repeat(" ", MaxConfig+1-len(head))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		path string
+		kind error
+		msg  string
+	}{
+		{ok, providers.ErrConfig, ok + ": mcpServers.a: exec: \"/nonexistent/server\": stat /nonexistent/server: no such file or directory"},
+		{big, providers.ErrMalformed, "--config: " + big + ": larger than 1 MiB"},
+		{dir, providers.ErrConfig, "--config: " + dir + ": not a regular file"},
+		{filepath.Join(dir, "missing.json"), providers.ErrConfig, "--config: open " + filepath.Join(dir, "missing.json") + ": no such file or directory"},
+	}
+	for _, tc := range tests {
+		_, err := LoadConfig(tc.path)
+		if !errors.Is(err, tc.kind) || err.Error() != tc.msg {
+			t.Errorf("LoadConfig(%s) = %v, want %v %q", tc.path, err, tc.kind, tc.msg)
+		}
 	}
 }

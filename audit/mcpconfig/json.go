@@ -18,23 +18,22 @@ func (f *File) parseJSON() error {
 	if err != nil {
 		return jsonError(err)
 	}
-	root, ok := v.Value.(*hujson.Object)
-	if !ok {
-		return nil
+	if !f.jsonIs("", &v, '{') {
+		return f.shape
 	}
-	for _, m := range root.Members {
+	for _, m := range v.Value.(*hujson.Object).Members {
 		switch name := memberName(m); name {
 		case "mcpServers", "servers":
 			f.jsonServers(name, &m.Value)
 		case "mcp":
-			if mcp, ok := m.Value.Value.(*hujson.Object); ok {
-				for _, mm := range mcp.Members {
+			if f.jsonIs(name, &m.Value, '{') {
+				for _, mm := range m.Value.Value.(*hujson.Object).Members {
 					if memberName(mm) == "servers" {
 						f.jsonServers("mcp.servers", &mm.Value)
 					}
 				}
 			}
-		case "projects":
+		case "projects": // Claude Code's own: its shape is not checked, only the servers in it
 			projects, ok := m.Value.Value.(*hujson.Object)
 			if !ok {
 				continue
@@ -52,7 +51,19 @@ func (f *File) parseJSON() error {
 			}
 		}
 	}
-	return nil
+	return f.shape
+}
+
+// jsonIs reports whether v is of the kind ('{', '[', '"'), and records a
+// ShapeError if it is the first value that is not.
+func (f *File) jsonIs(loc string, v *hujson.Value, kind hujson.Kind) bool {
+	got := v.Value.Kind()
+	if got == kind {
+		return true
+	}
+	names := map[hujson.Kind]string{'n': "null", 't': "a boolean", 'f': "a boolean", '0': "a number", '"': "a string", '[': "an array", '{': "an object"}
+	f.misshapen(v.StartOffset, loc, names[got]+", want "+names[kind])
+	return false
 }
 
 // jsonError keeps the position of hujson's error and says why in words of
@@ -89,17 +100,16 @@ func memberName(m hujson.ObjectMember) string {
 }
 
 func (f *File) jsonServers(loc string, v *hujson.Value) {
-	obj, ok := v.Value.(*hujson.Object)
-	if !ok {
+	if !f.jsonIs(loc, v, '{') {
 		return
 	}
-	for _, m := range obj.Members {
-		entry, ok := m.Value.Value.(*hujson.Object)
-		if !ok {
-			continue
-		}
+	for _, m := range v.Value.(*hujson.Object).Members {
 		name := memberName(m)
 		srv := &Server{Name: name, Location: join(loc, name), argsValid: true}
+		if !f.jsonIs(srv.Location, &m.Value, '{') {
+			continue
+		}
+		entry := m.Value.Value.(*hujson.Object)
 		for i := range entry.Members {
 			f.jsonField(srv, &entry.Members[i])
 		}
@@ -107,6 +117,9 @@ func (f *File) jsonServers(loc string, v *hujson.Value) {
 	}
 }
 
+// jsonField reads one key of a server entry. Values of env and headers
+// that are not strings (VS Code allows numbers and null) are no secrets
+// and not read; every other field has the type all clients require.
 func (f *File) jsonField(srv *Server, m *hujson.ObjectMember) {
 	key := memberName(*m)
 	loc := join(srv.Location, key)
@@ -122,11 +135,10 @@ func (f *File) jsonField(srv *Server, m *hujson.ObjectMember) {
 			}
 		}
 	case "args":
-		arr, ok := m.Value.Value.(*hujson.Array)
-		if !ok {
-			srv.argsValid = false
+		if !f.jsonIs(loc, &m.Value, '[') {
 			return
 		}
+		arr := m.Value.Value.(*hujson.Array)
 		a := &arraySite{open: m.Value.StartOffset + 1, empty: len(arr.Elements) == 0}
 		if !a.empty {
 			first := arr.Elements[0].StartOffset
@@ -141,18 +153,19 @@ func (f *File) jsonField(srv *Server, m *hujson.ObjectMember) {
 			}
 		}
 	case "env", "headers":
-		obj, ok := m.Value.Value.(*hujson.Object)
-		if !ok {
+		if !f.jsonIs(loc, &m.Value, '{') {
 			return
 		}
-		for _, e := range obj.Members {
+		for _, e := range m.Value.Value.(*hujson.Object).Members {
 			name := memberName(e)
-			if s, ok := f.jsonString(join(loc, name), &e.Value); ok {
-				if key == "env" {
-					srv.Env = append(srv.Env, Entry{name, s})
-				} else {
-					srv.Headers = append(srv.Headers, Entry{name, s})
-				}
+			if e.Value.Value.Kind() != '"' {
+				continue
+			}
+			s, _ := f.jsonString(join(loc, name), &e.Value)
+			if key == "env" {
+				srv.Env = append(srv.Env, Entry{name, s})
+			} else {
+				srv.Headers = append(srv.Headers, Entry{name, s})
 			}
 		}
 	case "url", "httpUrl", "serverUrl": // Gemini CLI's streamable HTTP, Windsurf's
@@ -162,10 +175,10 @@ func (f *File) jsonField(srv *Server, m *hujson.ObjectMember) {
 	}
 }
 
+// jsonString is the string v, which must be one.
 func (f *File) jsonString(loc string, v *hujson.Value) (String, bool) {
-	lit, ok := v.Value.(hujson.Literal)
-	if !ok || lit.Kind() != '"' {
+	if !f.jsonIs(loc, v, '"') {
 		return String{}, false
 	}
-	return f.str(lit.String(), loc, v.StartOffset, v.EndOffset), true
+	return f.str(v.Value.(hujson.Literal).String(), loc, v.StartOffset, v.EndOffset), true
 }

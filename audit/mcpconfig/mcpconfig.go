@@ -41,6 +41,7 @@ type File struct {
 	Data    []byte
 	Servers []*Server
 	lines   []int // offset of each line's start
+	shape   error // the first ShapeError
 }
 
 // Server is one MCP server entry.
@@ -100,9 +101,33 @@ func (e *SyntaxError) Error() string {
 
 func (e *SyntaxError) Unwrap() error { return providers.ErrMalformed }
 
-// Parse reads the servers of a config. Entries of an unexpected shape (a
-// server that is not an object, an env value that is a number) are not
-// servers or values of it; only a file that does not parse is an error.
+// ShapeError is a config that parses but whose servers are not of the
+// shape clients read: a server list or a server that is not an object
+// (table), a command that is not a string, args that are not an array of
+// strings. Only the parts that hold servers are checked: a client's other
+// settings are its own.
+type ShapeError struct {
+	Line     int
+	Location string // mcpServers.github.args; "" for the whole file
+	Reason   string // "null, want an object"
+}
+
+func (e *ShapeError) Error() string {
+	return fmt.Sprintf("line %d: %s: %s", e.Line, cmp.Or(e.Location, "the top level"), e.Reason)
+}
+
+func (e *ShapeError) Unwrap() error { return providers.ErrMalformed }
+
+// misshapen records the first ShapeError, at offset off.
+func (f *File) misshapen(off int, loc, reason string) {
+	if f.shape == nil {
+		line, _ := f.position(off)
+		f.shape = &ShapeError{Line: line, Location: loc, Reason: reason}
+	}
+}
+
+// Parse reads the servers of a config. A file that does not parse is a
+// *SyntaxError; one whose servers are misshapen a *ShapeError.
 func Parse(path string, data []byte) (*File, error) {
 	f := &File{Path: path, Format: formatOf(path), Data: data, lines: []int{0}}
 	for i, c := range data {

@@ -1,6 +1,7 @@
 package mcpconfig
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"regexp"
@@ -59,8 +60,7 @@ func TestParse(t *testing.T) {
       "args": ["-y", "@modelcontextprotocol/server-github"],
       "env": {"GITHUB_PERSONAL_ACCESS_TOKEN": "ghp_x", "N": 5}
     },
-    "weird name": {"command": "x"},
-    "notaserver": "x"
+    "weird name": {"command": "x"}
   },
   "globalShortcut": "Ctrl+Space"
 }`,
@@ -157,8 +157,21 @@ mcp_servers = "no"
 				"14 mcp_servers.dotted.command=node",
 			},
 		},
-		{name: "not an object", path: "x.json", data: `[1, 2]`},
+		{
+			name: "what is not servers is not checked",
+			path: ".claude.json",
+			data: `{"projects": [1], "other": {"mcpServers": 5}, "mcp": {"allowed": 1},
+"servers": {"a": {"command": "x", "type": 5, "cwd": null, "env": {"PORT": 8080, "NULL": null, "DEEP": {"K": "v"}}}}}`,
+			want: []string{"2 servers.a.command=x"},
+		},
+		{name: "empty JSON object", path: "x.json", data: `{}`},
 		{name: "empty TOML", path: "x.toml", data: ``},
+		{
+			name: "TOML: what is not servers is not checked",
+			path: "config.toml",
+			data: "mcp_servers.a.command = 'x'\nmcp_servers.a.startup_timeout_sec = 'no'\nmcp_servers.a.env.PORT = 8080\n[[profiles]]\nmcp_servers = 1\n[mcp_servers.a.env.DEEP]\nK = 'v'\n",
+			want: []string{"1 mcp_servers.a.command=x"},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -311,7 +324,7 @@ other.args = ["run", "--", "npx"]
 }
 
 func TestPrependRefused(t *testing.T) {
-	f, err := Parse("c.json", []byte(`{"mcpServers": {"a": {"command": "x", "args": "-y"}, "b": {"url": "https://x"}}}`))
+	f, err := Parse("c.json", []byte(`{"mcpServers": {"b": {"url": "https://x"}}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,9 +335,60 @@ func TestPrependRefused(t *testing.T) {
 	}
 }
 
+// A file whose servers are not of the shape clients read is an error that
+// names the line and the JSON path (TOML key) of the first misshapen
+// value. The control: each file, with that one value made right, parses.
+func TestShapeError(t *testing.T) {
+	tests := []struct {
+		path, data, want, fixed string
+	}{
+		{"c.json", `[1,2,3]`, "line 1: the top level: an array, want an object", `{}`},
+		{"c.json", `"str"`, "line 1: the top level: a string, want an object", `{}`},
+		{"c.json", `null`, "line 1: the top level: null, want an object", `{}`},
+		{"c.json", `{"mcpServers": null}`, "line 1: mcpServers: null, want an object", `{"mcpServers": {}}`},
+		{"c.json", `{"mcpServers": []}`, "line 1: mcpServers: an array, want an object", `{"mcpServers": {}}`},
+		{"c.json", "{\n\"mcpServers\": {\"x\": 5}}", "line 2: mcpServers.x: a number, want an object", `{"mcpServers": {"x": {}}}`},
+		{"c.json", `{"servers": {"x": {"command": ["npx"]}}}`, "line 1: servers.x.command: an array, want a string", `{"servers": {"x": {"command": "npx"}}}`},
+		{"c.json", `{"mcpServers": {"x": {"command": "npx", "args": "-y"}}}`, "line 1: mcpServers.x.args: a string, want an array", `{"mcpServers": {"x": {"command": "npx", "args": ["-y"]}}}`},
+		{"c.json", `{"mcpServers": {"x": {"args": ["-y", 2]}}}`, "line 1: mcpServers.x.args[1]: a number, want a string", `{"mcpServers": {"x": {"args": ["-y", "2"]}}}`},
+		{"c.json", `{"mcpServers": {"x": {"env": ["A=1"]}}}`, "line 1: mcpServers.x.env: an array, want an object", `{"mcpServers": {"x": {"env": {"A": "1"}}}}`},
+		{"c.json", `{"mcpServers": {"x": {"headers": "A: b"}}}`, "line 1: mcpServers.x.headers: a string, want an object", `{"mcpServers": {"x": {"headers": {"A": "b"}}}}`},
+		{"c.json", `{"mcpServers": {"x": {"url": true}}}`, "line 1: mcpServers.x.url: a boolean, want a string", `{"mcpServers": {"x": {"url": "https://x"}}}`},
+		{"c.json", `{"mcp": {"servers": 1}}`, "line 1: mcp.servers: a number, want an object", `{"mcp": {"servers": {}}}`},
+		{"c.json", `{"mcp": []}`, "line 1: mcp: an array, want an object", `{"mcp": {}}`},
+		{"c.json", `{"projects": {"/p": {"mcpServers": "x"}}}`, `line 1: projects["/p"].mcpServers: a string, want an object`, `{"projects": {"/p": {"mcpServers": {}}}}`},
+		{"c.json", `{"mcpServers": {"a": 1, "b": 2}}`, "line 1: mcpServers.a: a number, want an object", `{"mcpServers": {"a": {}, "b": {}}}`},
+		{"config.toml", "mcp_servers = 5\n", "line 1: mcp_servers: a number, want a table", "mcp_servers = {}\n"},
+		{"config.toml", "mcp_servers = [1]\n", "line 1: mcp_servers: an array, want a table", "mcp_servers = {}\n"},
+		{"config.toml", "[[mcp_servers]]\ncommand = 'x'\n", "line 1: mcp_servers: an array of tables, want a table", "[mcp_servers.a]\ncommand = 'x'\n"},
+		{"config.toml", "[mcp_servers]\nx = 5\n", "line 2: mcp_servers.x: a number, want a table", "[mcp_servers]\nx = {}\n"},
+		{"config.toml", "mcp_servers = { x = 'npx' }\n", "line 1: mcp_servers.x: a string, want a table", "mcp_servers = { x = { command = 'npx' } }\n"},
+		{"config.toml", "[mcp_servers.x]\ncommand = 5\n", "line 2: mcp_servers.x.command: a number, want a string", "[mcp_servers.x]\ncommand = '5'\n"},
+		{"config.toml", "[mcp_servers.x.command]\npath = 'npx'\n", "line 1: mcp_servers.x.command: a table, want a string", "[mcp_servers.x]\ncommand = 'npx'\n"},
+		{"config.toml", "[mcp_servers.x]\nargs = '-y'\n", "line 2: mcp_servers.x.args: a string, want an array", "[mcp_servers.x]\nargs = ['-y']\n"},
+		{"config.toml", "[mcp_servers.x]\nargs = ['-y', 1]\n", "line 2: mcp_servers.x.args[1]: a number, want a string", "[mcp_servers.x]\nargs = ['-y', '1']\n"},
+		{"config.toml", "[mcp_servers.x]\nenv = 'A=1'\n", "line 2: mcp_servers.x.env: a string, want a table", "[mcp_servers.x]\nenv = { A = '1' }\n"},
+		{"config.toml", "[[mcp_servers.x.http_headers]]\nA = 'b'\n", "line 1: mcp_servers.x.http_headers: an array of tables, want a table", "[mcp_servers.x.http_headers]\nA = 'b'\n"},
+		{"config.toml", "[mcp_servers.x]\nurl = 1979-05-27\n", "line 2: mcp_servers.x.url: a date or time, want a string", "[mcp_servers.x]\nurl = 'https://x'\n"},
+	}
+	for _, tc := range tests {
+		_, err := Parse(tc.path, []byte(tc.data))
+		var se *ShapeError
+		if !errors.As(err, &se) || !errors.Is(err, providers.ErrMalformed) || err.Error() != tc.want {
+			t.Errorf("%s %q: %v, want %q", tc.path, tc.data, err, tc.want)
+		}
+		if _, err := Parse(tc.path, []byte(tc.fixed)); err != nil {
+			t.Errorf("control: %s %q: %v", tc.path, tc.fixed, err)
+		}
+	}
+}
+
 // safeError is every message a parse error may have: a position and a
 // reason of the package's own, nothing of the input.
 var safeError = regexp.MustCompile(`^line \d+, column \d+: [a-zA-Z ,:"(){}\[\]?]+$`)
+
+// shapeReason is the form of a ShapeError's reason: two kinds of value.
+var shapeReason = regexp.MustCompile(`^(null|a boolean|a number|a string|an array|an object|a table|an array of tables|a date or time), want (an object|an array|a string|a table)$`)
 
 func TestSyntaxError(t *testing.T) {
 	tests := []struct {
@@ -369,7 +433,14 @@ func FuzzParse(f *testing.F) {
 			path = "c.toml"
 		}
 		cfg, err := Parse(path, data)
-		if err != nil {
+		var se *ShapeError
+		switch {
+		case errors.As(err, &se):
+			if !shapeReason.MatchString(se.Reason) || err.Error() != fmt.Sprintf("line %d: %s: %s", se.Line, cmp.Or(se.Location, "the top level"), se.Reason) {
+				t.Fatalf("shape error %q is not of the safe form", err)
+			}
+			return
+		case err != nil:
 			if !safeError.MatchString(err.Error()) {
 				t.Fatalf("error %q is not of the safe form", err)
 			}

@@ -45,6 +45,11 @@ func (f *File) parseTOML() error {
 		case unstable.Table, unstable.ArrayTable:
 			table = keyParts(e.Key())
 			inArray = e.Kind == unstable.ArrayTable
+			kind := unstable.InlineTable // what tomlIs calls every table
+			if inArray {
+				kind = unstable.ArrayTable
+			}
+			f.tomlIs(table, kind, keyOffset(e.Key()))
 		case unstable.KeyValue:
 			if !inArray {
 				values = f.tomlValues(values, &p, slices.Clone(table), e, false)
@@ -56,7 +61,7 @@ func (f *File) parseTOML() error {
 	}
 	byName := map[string]*Server{}
 	for _, v := range values {
-		if len(v.key) < 3 || v.key[0] != "mcp_servers" {
+		if !f.tomlIs(v.key, v.kind, v.str.start) || len(v.key) < 3 || v.key[0] != "mcp_servers" {
 			continue
 		}
 		name := v.key[1]
@@ -68,7 +73,7 @@ func (f *File) parseTOML() error {
 		}
 		f.tomlField(srv, v)
 	}
-	return nil
+	return f.shape
 }
 
 // tomlValues appends the values of a key/value expression, descending into
@@ -110,6 +115,73 @@ func (f *File) tomlValues(out []tomlValue, p *unstable.Parser, prefix []string, 
 	return append(out, tv)
 }
 
+// tomlWant is the kind the part of a key under mcp_servers at depth must
+// have: mcp_servers and each server are tables, a server's command and url
+// strings, args an array, env and http_headers tables (whose values, if
+// not strings, are not read). A table, by header or inline, is
+// InlineTable here; false: anything goes.
+func tomlWant(key []string, depth int) (unstable.Kind, bool) {
+	if depth < 2 {
+		return unstable.InlineTable, true
+	}
+	switch key[2] {
+	case "command", "url":
+		return unstable.String, true
+	case "args":
+		return unstable.Array, true
+	case "env", "http_headers":
+		return unstable.InlineTable, true
+	}
+	return 0, false
+}
+
+// tomlIs reports whether key may hold a value of kind, and records a
+// ShapeError at offset off if it is the first that may not. Every part of
+// the key is checked: one with more key below it is a table.
+func (f *File) tomlIs(key []string, kind unstable.Kind, off int) bool {
+	if len(key) == 0 || key[0] != "mcp_servers" {
+		return true
+	}
+	for depth := range min(len(key), 3) {
+		want, ok := tomlWant(key, depth)
+		if !ok {
+			return true
+		}
+		got := kind
+		if depth < len(key)-1 {
+			got = unstable.InlineTable
+		}
+		if got != want {
+			loc := ""
+			for _, k := range key[:depth+1] {
+				loc = join(loc, k)
+			}
+			f.misshapen(off, loc, tomlKind(got)+", want "+tomlKind(want))
+			return false
+		}
+	}
+	return true
+}
+
+// tomlKind names a kind of value.
+func tomlKind(k unstable.Kind) string {
+	switch k {
+	case unstable.String:
+		return "a string"
+	case unstable.Array:
+		return "an array"
+	case unstable.InlineTable:
+		return "a table"
+	case unstable.ArrayTable:
+		return "an array of tables"
+	case unstable.Bool:
+		return "a boolean"
+	case unstable.Integer, unstable.Float:
+		return "a number"
+	}
+	return "a date or time"
+}
+
 func (f *File) tomlField(srv *Server, v tomlValue) {
 	loc := srv.Location
 	for _, k := range v.key[2:] {
@@ -126,10 +198,6 @@ func (f *File) tomlField(srv *Server, v tomlValue) {
 			}
 		}
 	case field == "args" && len(v.key) == 3:
-		if v.kind != unstable.Array {
-			srv.argsValid = false
-			return
-		}
 		a := &arraySite{open: f.bracketAfter(v.keyEnd), empty: len(v.elems) == 0}
 		srv.args = a
 		if !a.empty {
@@ -140,6 +208,8 @@ func (f *File) tomlField(srv *Server, v tomlValue) {
 		for i, e := range v.elems {
 			if s, ok := f.tomlString(index(loc, i), e); ok {
 				srv.Args = append(srv.Args, s)
+			} else {
+				f.misshapen(e.start, index(loc, i), tomlKind(e.kind)+", want a string")
 			}
 		}
 		if a.open < 0 {
@@ -196,6 +266,14 @@ func (f *File) tomlError(err error) error {
 	}
 	line, col := f.position(off)
 	return &SyntaxError{Line: line, Column: col, Reason: "not valid TOML"}
+}
+
+// keyOffset is where a table header's key starts.
+func keyOffset(it unstable.Iterator) int {
+	if it.Next() {
+		return int(it.Node().Raw.Offset)
+	}
+	return 0
 }
 
 func keyParts(it unstable.Iterator) []string {

@@ -10,7 +10,6 @@ package wrap
 
 import (
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -177,9 +176,12 @@ func (p *Plan) plan(srv *mcpconfig.Server, hits []audit.Hit, self string, secret
 	return s, nil
 }
 
-// wrapped reports whether a server already runs through mcp-secrets.
+// wrapped reports whether a server already runs through mcp-secrets. The
+// command may be a Windows path wherever wrap runs: a config is the
+// user's, and may come from another machine.
 func wrapped(srv *mcpconfig.Server) bool {
-	base := strings.TrimSuffix(filepath.Base(srv.Command.Value), ".exe")
+	cmd := srv.Command.Value
+	base := strings.TrimSuffix(cmd[strings.LastIndexAny(cmd, `/\`)+1:], ".exe")
 	return base == "mcp-secrets" && len(srv.Args) > 0 && (srv.Args[0].Value == "run" || srv.Args[0].Value == "exec")
 }
 

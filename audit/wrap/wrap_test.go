@@ -329,3 +329,77 @@ func TestWriteFile(t *testing.T) {
 		t.Error("wrote a file that did not exist")
 	}
 }
+
+// The new command is this binary's path as the OS gives it, Windows paths
+// and spaces included, written as the file's syntax needs (backslashes
+// escaped in JSON and TOML basic strings); a second wrap sees the server
+// as wrapped, wherever it runs.
+func TestPlanSelfPath(t *testing.T) {
+	configs := map[string]string{
+		"claude_desktop_config.json": `{"mcpServers": {"github": {"command": "npx", "env": {"GITHUB_TOKEN": "${GITHUB_PAT}"}}}}`,
+		"config.toml":                "[mcp_servers.github]\ncommand = \"npx\"\nenv = { GITHUB_TOKEN = \"${GITHUB_PAT}\" }\n",
+	}
+	tests := []struct {
+		self, envFile string
+		literal       map[string]string // how the command is written, by config
+	}{
+		{
+			self:    `C:\Program Files\mcp-secrets\mcp-secrets.exe`,
+			envFile: `C:\Users\Jane Doe\.mcp-secrets.env`,
+			literal: map[string]string{
+				"claude_desktop_config.json": `"command": "C:\\Program Files\\mcp-secrets\\mcp-secrets.exe"`,
+				"config.toml":                `command = "C:\\Program Files\\mcp-secrets\\mcp-secrets.exe"`,
+			},
+		},
+		{
+			self:    "/Users/Jane Doe/bin/mcp-secrets",
+			envFile: "/Users/Jane Doe/.mcp-secrets.env",
+			literal: map[string]string{
+				"claude_desktop_config.json": `"command": "/Users/Jane Doe/bin/mcp-secrets"`,
+				"config.toml":                `command = "/Users/Jane Doe/bin/mcp-secrets"`,
+			},
+		},
+	}
+	d, err := rules.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range tests {
+		for name, data := range configs {
+			f, err := mcpconfig.Parse(name, []byte(auditest.Expand(data)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := New(f, audit.Hits(d, f), Target{"dotenv", tc.envFile}, tc.self, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := p.Rewritten()
+			if !strings.Contains(string(out), tc.literal[name]) {
+				t.Errorf("%s, %s: the command is not written as %s:\n%s", name, tc.self, tc.literal[name], out)
+			}
+			again, err := mcpconfig.Parse(name, out)
+			if err != nil {
+				t.Fatalf("%s, %s: the rewritten file does not parse: %v\n%s", name, tc.self, err, out)
+			}
+			srv := again.Servers[0]
+			var args []string
+			for _, a := range srv.Args {
+				args = append(args, a.Value)
+			}
+			if srv.Command.Value != tc.self || strings.Join(args, " ") != "run --env-file "+tc.envFile+" -- npx" {
+				t.Errorf("%s: reads back as %q %q", name, srv.Command.Value, args)
+			}
+			// A server started so, with a plaintext secret still in it, is
+			// left alone.
+			wrappedConfig := `{"mcpServers": {"github": {` + tc.literal[name] + `, "args": ["run", "--", "npx"], "env": {"GITHUB_TOKEN": "${GITHUB_PAT}"}}}}`
+			if strings.HasSuffix(name, ".toml") {
+				wrappedConfig = "[mcp_servers.github]\n" + tc.literal[name] + "\nargs = [\"run\", \"--\", \"npx\"]\nenv = { GITHUB_TOKEN = \"${GITHUB_PAT}\" }\n"
+			}
+			second := plan(t, name, wrappedConfig, Target{"dotenv", tc.envFile}, nil)
+			if second.Count() != 0 || len(second.Notes) != 1 || !strings.Contains(second.Notes[0], "already runs through mcp-secrets") {
+				t.Errorf("%s, %s: a second wrap moves %d values (%q)", name, tc.self, second.Count(), second.Notes)
+			}
+		}
+	}
+}

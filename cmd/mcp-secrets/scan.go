@@ -4,27 +4,29 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mcp-secrets/mcp-secrets/audit"
 	"github.com/mcp-secrets/mcp-secrets/audit/rules"
+	"github.com/mcp-secrets/mcp-secrets/providers/dotenv"
 )
 
 // scanLocations is audit.LocationTable(), written out so that building the
 // command costs nothing at each launch; a test keeps the two the same.
 const scanLocations = `  Claude Desktop                               darwin   ~/Library/Application Support/Claude/claude_desktop_config.json
-  Claude Desktop                               windows  %APPDATA%/Claude/claude_desktop_config.json
+  Claude Desktop                               windows  %APPDATA%\Claude\claude_desktop_config.json
   Claude Desktop                               linux    $XDG_CONFIG_HOME/Claude/claude_desktop_config.json
   Claude Code (user and per-project servers)   all      ~/.claude.json
   Claude Code (project)                        all      the scanned directory, any depth/.mcp.json
   Cursor                                       all      ~/.cursor/mcp.json
   Cursor (project)                             all      the scanned directory, any depth/.cursor/mcp.json
   VS Code                                      darwin   ~/Library/Application Support/Code/User/mcp.json
-  VS Code                                      windows  %APPDATA%/Code/User/mcp.json
+  VS Code                                      windows  %APPDATA%\Code\User\mcp.json
   VS Code                                      linux    $XDG_CONFIG_HOME/Code/User/mcp.json
   VS Code (user settings)                      darwin   ~/Library/Application Support/Code/User/settings.json
-  VS Code (user settings)                      windows  %APPDATA%/Code/User/settings.json
+  VS Code (user settings)                      windows  %APPDATA%\Code\User\settings.json
   VS Code (user settings)                      linux    $XDG_CONFIG_HOME/Code/User/settings.json
   VS Code (project)                            all      the scanned directory, any depth/.vscode/mcp.json
   Windsurf                                     all      ~/.codeium/windsurf/mcp_config.json
@@ -43,13 +45,20 @@ entries, and .env files with secrets that git tracks, that no .gitignore
 covers, or that other users can read. Values are never shown: at most their
 first 4 characters and their length.
 
-With no PATH it reads every client config below that exists ($XDG_CONFIG_HOME
-defaults to ~/.config, $CODEX_HOME to ~/.codex), and the .env files and
+With no PATH it reads every client config below that exists (~ is
+%USERPROFILE% on Windows; $XDG_CONFIG_HOME defaults to ~/.config, $CODEX_HOME
+to ~/.codex, %APPDATA% to ~\AppData\Roaming), and the .env files and
 project configs of the working directory's tree (6 levels deep, without
 node_modules and .git). A PATH that is a directory is searched the same way;
 a file is read as a config (.toml: Codex) or, named .env*, as a .env file.
 
 ` + scanLocations + `
+Only regular files are read: devices, FIFOs and sockets are skipped, and so
+are symlinks found in a tree that lead out of it; the summary names each
+file skipped. A config over ` + strconv.Itoa(audit.MaxConfig>>20) + ` MiB or a .env file over ` + strconv.Itoa(dotenv.MaxFile>>20) + ` MiB is not read
+and is an error, as is a file that does not parse or a config whose
+servers are not of a config's shape (mcpServers not an object, ...).
+
 Exit status: 0 when nothing is found, 1 when something is, 65 when a file
 could not be read or parsed (the others are still scanned), 64 on bad usage.`,
 		Args: cobra.ArbitraryArgs,
@@ -94,15 +103,22 @@ func (a *app) scanSummary(r audit.Report) error {
 	for _, n := range r.Notes {
 		fmt.Fprintf(a.stderr, "mcp-secrets: note: %s\n", n)
 	}
+	for _, s := range r.Skipped {
+		fmt.Fprintf(a.stderr, "mcp-secrets: skipped %s: %s\n", s.File, s.Reason)
+	}
 	files := map[string]bool{}
 	for _, f := range r.Findings {
 		files[f.File] = true
 	}
+	skipped := ""
+	if len(r.Skipped) > 0 {
+		skipped = fmt.Sprintf(", %d skipped", len(r.Skipped))
+	}
 	switch {
 	case len(r.Findings) > 0:
-		fmt.Fprintf(a.stderr, "mcp-secrets: %d %s in %d of %d files scanned\n", len(r.Findings), plural(len(r.Findings), "finding"), len(files), r.Files)
+		fmt.Fprintf(a.stderr, "mcp-secrets: %d %s in %d of %d files scanned%s\n", len(r.Findings), plural(len(r.Findings), "finding"), len(files), r.Files, skipped)
 	default:
-		fmt.Fprintf(a.stderr, "mcp-secrets: no plaintext secrets in %d files scanned\n", r.Files)
+		fmt.Fprintf(a.stderr, "mcp-secrets: no plaintext secrets in %d files scanned%s\n", r.Files, skipped)
 	}
 	switch {
 	case len(r.Errors) > 0:

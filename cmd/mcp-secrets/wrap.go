@@ -19,6 +19,7 @@ import (
 	"github.com/mcp-secrets/mcp-secrets/audit/wrap"
 	"github.com/mcp-secrets/mcp-secrets/providers"
 	"github.com/mcp-secrets/mcp-secrets/providers/dotenv"
+	"github.com/mcp-secrets/mcp-secrets/providers/file"
 	"github.com/mcp-secrets/mcp-secrets/redact"
 )
 
@@ -76,10 +77,8 @@ func (a *app) wrap(ctx context.Context, f *wrapFlags, path string) error {
 	if err != nil {
 		return usageError{err}
 	}
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return providers.Errorf(providers.ErrNotFound, "%s does not exist", path)
-	} else if err != nil {
+	data, err := readConfig(path)
+	if err != nil {
 		return err
 	}
 	cfg, err := mcpconfig.Parse(path, data)
@@ -184,6 +183,23 @@ func (a *app) wrap(ctx context.Context, f *wrapFlags, path string) error {
 		fmt.Fprintf(out, "check: %s\n", c)
 	}
 	return nil
+}
+
+// readConfig reads the config wrap rewrites: a regular file of at most
+// audit.MaxConfig bytes.
+func readConfig(path string) ([]byte, error) {
+	data, err := file.Read(path, audit.MaxConfig)
+	switch {
+	case err == nil:
+		return data, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, providers.Errorf(providers.ErrNotFound, "%s does not exist", path)
+	case errors.Is(err, file.ErrTooLarge):
+		return nil, providers.Errorf(providers.ErrMalformed, "%w", err)
+	case errors.Is(err, fs.ErrPermission):
+		return nil, providers.Errorf(providers.ErrDenied, "%w", err)
+	}
+	return nil, providers.Errorf(providers.ErrConfig, "%w", err)
 }
 
 // confirm asks a yes/no question on stderr and reads the answer from stdin.

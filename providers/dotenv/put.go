@@ -11,9 +11,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/joho/godotenv"
-
 	"github.com/mcp-secrets/mcp-secrets/providers"
+	"github.com/mcp-secrets/mcp-secrets/providers/file"
 )
 
 // Put appends values to the last file as variables named by their keys,
@@ -24,18 +23,9 @@ import (
 // to another value, Put fails: the caller picks free names.
 func (f *Files) Put(_ context.Context, name string, values map[string]string) error {
 	path := f.paths[len(f.paths)-1]
-	data, err := os.ReadFile(path)
-	mode := fs.FileMode(0o600)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
-		return providers.Errorf(providers.ErrConfig, "%w", err)
-	default:
-		fi, err := os.Stat(path)
-		if err != nil {
-			return providers.Errorf(providers.ErrConfig, "%w", err)
-		}
-		mode = fi.Mode().Perm()
+	data, mode, err := readForPut(path)
+	if err != nil {
+		return err
 	}
 	have, err := Parse(data)
 	if err != nil {
@@ -66,6 +56,24 @@ func (f *Files) Put(_ context.Context, name string, values map[string]string) er
 	return replace(path, data, mode)
 }
 
+// readForPut is the file Put appends to, and its mode: none and 0600 if
+// it does not exist yet.
+func readForPut(path string) ([]byte, fs.FileMode, error) {
+	fh, fi, err := file.Open(path, MaxFile)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, 0o600, nil
+	case err != nil:
+		return nil, 0, readError(err)
+	}
+	defer fh.Close()
+	data, err := file.ReadAll(fh, fi, MaxFile)
+	if err != nil {
+		return nil, 0, readError(err)
+	}
+	return data, fi.Mode().Perm(), nil
+}
+
 // assignment is NAME=VALUE in the first form this package reads back as
 // exactly value: single quotes take everything literally but a quote;
 // double quotes need escapes, and $ escaped against expansion; bare is
@@ -80,8 +88,7 @@ func assignment(name, value string) (string, bool) {
 		name + `="` + double.Replace(value) + "\"\n",
 		name + "=" + value + "\n",
 	} {
-		// godotenv itself, not Parse: a failed candidate needs no error line.
-		if m, err := godotenv.UnmarshalBytes([]byte(line)); err == nil && len(m) == 1 && m[name] == value {
+		if m, err := Parse([]byte(line)); err == nil && len(m) == 1 && m[name] == value {
 			return line, true
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -19,12 +18,14 @@ import (
 type Provider struct{}
 
 // Fetch returns the file's content without one trailing newline, which
-// `echo` and editors add and no secret means.
+// `echo` and editors add and no secret means. The file must be a regular
+// file (a symlink to one, as Kubernetes mounts are, is followed) of at most
+// MaxSize bytes.
 func (Provider) Fetch(_ context.Context, ref providers.Ref) (providers.Secret, error) {
 	if ref.Version != "" || ref.Stage != "" {
 		return providers.Secret{}, providers.Errorf(providers.ErrConfig, "files have no versions")
 	}
-	b, err := os.ReadFile(ref.Path)
+	b, err := Read(ref.Path, MaxSize)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return providers.Secret{}, fmt.Errorf("%w: %s does not exist", providers.ErrNotFound, ref.Path)

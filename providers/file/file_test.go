@@ -65,7 +65,7 @@ func TestFileErrors(t *testing.T) {
 		msg  string
 	}{
 		{providers.Ref{Path: filepath.Join(dir, "missing")}, providers.ErrNotFound, "does not exist"},
-		{providers.Ref{Path: dir}, providers.ErrConfig, "is a directory"},
+		{providers.Ref{Path: dir}, providers.ErrConfig, dir + ": not a regular file"},
 		{providers.Ref{Path: p, Version: "2"}, providers.ErrConfig, "files have no versions"},
 		{providers.Ref{Path: p, Stage: "AWSCURRENT"}, providers.ErrConfig, "files have no versions"},
 	}
