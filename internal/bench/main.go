@@ -1,3 +1,7 @@
+// Linux only: it reads RSS from /proc and stops servers by process group.
+
+//go:build linux
+
 // Command bench measures mcp-secrets as a user meets it, whole processes
 // against real servers, beside the tools people use today, and prints a
 // table per section. `make bench` runs it after the Go benchmarks.

@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -31,10 +30,10 @@ type PostgresServer struct {
 	Port         int
 	SuperuserDSN string // postgres://postgres:PASSWORD@127.0.0.1:PORT/postgres?sslmode=disable
 
-	bin  string              // directory holding initdb, postgres, psql
-	dir  string              // temp dir: removed on cleanup
-	data string              // data directory, also the unix socket directory
-	cred *syscall.Credential // user postgres when the tests run as root, else nil
+	bin  string // directory holding initdb, postgres, psql
+	dir  string // temp dir: removed on cleanup
+	data string // data directory, also the unix socket directory
+	cred *runAs // user postgres when the tests run as root, else nil
 	proc *proc
 }
 
@@ -44,16 +43,11 @@ func Postgres(t testing.TB) *PostgresServer {
 	t.Helper()
 	begin := time.Now()
 	pg := &PostgresServer{Host: "127.0.0.1", bin: postgresBin(t)}
-	if os.Geteuid() == 0 {
-		// initdb and postgres refuse to run as root.
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			unavailable(t, "running as root and there is no user postgres to run PostgreSQL as: %v", err)
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		pg.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	cred, err := postgresUser()
+	if err != nil {
+		unavailable(t, "%v", err)
 	}
+	pg.cred = cred
 	// Not t.TempDir: its parent is 0700, which user postgres cannot enter.
 	dir, err := os.MkdirTemp(tempBase(pg.cred != nil), "testenv-pg-")
 	if err != nil {
@@ -74,7 +68,7 @@ func Postgres(t testing.TB) *PostgresServer {
 		"--auth-local=trust", "--auth-host=scram-sha-256",
 		"-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions")
 	initdb.Env = pg.env()
-	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: pg.cred, Pdeathsig: syscall.SIGKILL}
+	initdb.SysProcAttr = sysProcAttr(pg.cred, false)
 	if out, err := initdb.CombinedOutput(); err != nil {
 		t.Fatalf("testenv: initdb: %v\n%s", err, out)
 	}
@@ -145,10 +139,7 @@ func (pg *PostgresServer) prepareDirs() error {
 	if err := os.Mkdir(pg.data, 0o700); err != nil {
 		return err
 	}
-	if pg.cred != nil {
-		return os.Chown(pg.data, int(pg.cred.Uid), int(pg.cred.Gid))
-	}
-	return nil
+	return chownTo(pg.data, pg.cred)
 }
 
 // env is the environment for PostgreSQL's programs: the test process's minus
@@ -212,10 +203,12 @@ func (pg *PostgresServer) stop() {
 	if pg.proc == nil {
 		return
 	}
-	_ = pg.proc.cmd.Process.Signal(syscall.SIGQUIT)
-	select {
-	case <-pg.proc.done:
-	case <-time.After(10 * time.Second):
+	// Windows has no SIGQUIT: the group kill alone.
+	if pg.proc.cmd.Process.Signal(syscall.SIGQUIT) == nil {
+		select {
+		case <-pg.proc.done:
+		case <-time.After(10 * time.Second):
+		}
 	}
 	pg.proc.kill()
 	pg.proc = nil
@@ -279,14 +272,6 @@ func (pg *PostgresServer) CanLogin(user, password string) error {
 	_, err := pg.psql([]string{"PGPASSWORD=" + password, "PGSSLMODE=disable"}, "SELECT 1",
 		"-h", pg.Host, "-p", strconv.Itoa(pg.Port), "-U", user)
 	return err
-}
-
-// pid is the postmaster's process id (for the package's tests).
-func (pg *PostgresServer) pid() int {
-	if pg.proc == nil {
-		return 0
-	}
-	return pg.proc.pid()
 }
 
 // psqlPath is the server's own psql, else the one on PATH (Debian's

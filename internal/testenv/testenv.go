@@ -9,25 +9,23 @@
 // skips instead (see unavailable).
 //
 // Every process is started in its own process group, killed with that group
-// on t.Cleanup (even when the test failed), and carries Pdeathsig so it also
-// dies if the test binary itself is killed (e.g. by -timeout) before cleanup
-// runs. Nothing here writes secrets to disk besides what the servers store in
-// their own temp dirs, which are removed on cleanup.
+// on t.Cleanup (even when the test failed), and on Linux carries Pdeathsig
+// so it also dies if the test binary itself is killed (e.g. by -timeout)
+// before cleanup runs. Nothing here writes secrets to disk besides what the
+// servers store in their own temp dirs, which are removed on cleanup.
 //
-// Linux only: it relies on process groups, Pdeathsig and /proc.
+// The tests run on Linux (proc_linux.go); the package compiles for macOS
+// and Windows too, with what those platforms offer (proc_*.go).
 package testenv
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -116,18 +114,15 @@ type proc struct {
 	err  error         // cmd.Wait's result; read only after done is closed
 }
 
-// startProc starts name with args; cred, when non-nil, runs it as another
-// user (used to run PostgreSQL as user postgres when the tests run as root).
-func startProc(name string, args, env []string, cred *syscall.Credential) (*proc, error) {
+// startProc starts name with args in a process group of its own; as, when
+// non-nil, runs it as another user (used to run PostgreSQL as user postgres
+// when the tests run as root).
+func startProc(name string, args, env []string, as *runAs) (*proc, error) {
 	cmd := exec.Command(name, args...)
 	cmd.Env = env
 	out := &tailBuffer{max: 32 << 10}
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Setpgid:    true,            // so cleanup can kill the server's children too
-		Pdeathsig:  syscall.SIGKILL, // so the server dies with a test binary killed before cleanup
-		Credential: cred,
-	}
+	cmd.SysProcAttr = sysProcAttr(as, true)
 	// Output goes through a pipe; do not let a stray grandchild that keeps
 	// it open block Wait forever.
 	cmd.WaitDelay = 2 * time.Second
@@ -157,7 +152,7 @@ func (p *proc) exited() bool {
 // and, briefly, for the rest of the group to die too, so ports and files are
 // released when cleanup returns.
 func (p *proc) kill() {
-	_ = syscall.Kill(-p.pid(), syscall.SIGKILL)
+	killGroup(p.cmd.Process)
 	select {
 	case <-p.done:
 	case <-time.After(10 * time.Second):
@@ -168,36 +163,6 @@ func (p *proc) kill() {
 			return
 		}
 	}
-}
-
-// groupLive reports whether process group pgid has a member that is not a
-// zombie. Killed orphans stay zombies until init reaps them, which can take
-// a second (observed: PID 1 of this sandbox reaps about once a second); a
-// zombie holds no port or file, so it does not count.
-func groupLive(pgid int) bool {
-	if errors.Is(syscall.Kill(-pgid, 0), syscall.ESRCH) {
-		return false
-	}
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return true // cannot tell: assume the worst
-	}
-	want := strconv.Itoa(pgid)
-	for _, e := range ents {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue // exited meanwhile
-		}
-		// pid (comm) state ppid pgrp ...; comm may contain spaces and ')'.
-		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-		if len(f) > 2 && f[2] == want && f[0] != "Z" {
-			return true
-		}
-	}
-	return false
 }
 
 // exitError describes an early exit, with the output tail for the reason.

@@ -1,3 +1,7 @@
+// These tests start /bin/sh scripts and check process groups with kill(2).
+
+//go:build unix
+
 package testenv
 
 // Start times observed on the 2-core machine with other sessions loading it
@@ -43,6 +47,24 @@ func assertGone(t *testing.T, what string, pid int) {
 		out, _ := exec.Command("ps", "-o", "pid,ppid,pgid,stat,cmd", "-e").CombinedOutput()
 		t.Errorf("%s: process group %d still has live members after cleanup:\n%s", what, pid, out)
 	}
+}
+
+// pid is the server's process id, 0 when stopped.
+func (v *VaultServer) pid() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.proc == nil {
+		return 0
+	}
+	return v.proc.pid()
+}
+
+// pid is the postmaster's process id.
+func (pg *PostgresServer) pid() int {
+	if pg.proc == nil {
+		return 0
+	}
+	return pg.proc.pid()
 }
 
 func assertNoDir(t *testing.T, dir string) {

@@ -438,13 +438,3 @@ func kvV2Mount(c *api.Client, path string) (string, bool) {
 	}
 	return strings.TrimSuffix(mount, "/"), true
 }
-
-// pid is the server's process id, 0 when stopped (for the package's tests).
-func (v *VaultServer) pid() int {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.proc == nil {
-		return 0
-	}
-	return v.proc.pid()
-}
