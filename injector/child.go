@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"os"
 	"os/exec"
 	"runtime"
 	"syscall"
@@ -13,11 +12,11 @@ import (
 
 // Spec says how to start and stop a child.
 type Spec struct {
-	// OwnGroup puts the child in a process group of its own, so a stop
-	// reaches its whole tree. Not when stdin is a terminal: job control
-	// needs the child in the foreground group.
+	// OwnGroup puts the child's whole tree where a stop reaches it: a process
+	// group of its own (Unix), a Job Object (Windows). Not when stdin is a
+	// terminal on Unix: job control needs the child in the foreground group.
 	OwnGroup    bool
-	StopSignal  syscall.Signal
+	StopSignal  syscall.Signal // Unix; Windows stops with CTRL_BREAK_EVENT
 	StopTimeout time.Duration
 }
 
@@ -25,9 +24,10 @@ type Spec struct {
 // Wait goroutine before done closes; the loop reads them after done.
 type child struct {
 	cmd    *exec.Cmd
-	pgid   int // 0 when the child shares the launcher's group
+	tree   tree // the child and what it started: its group or job
+	guard  *Guard
 	cancel context.CancelFunc
-	done   chan struct{} // closed when the process and its group are gone
+	done   chan struct{} // closed when the process and its tree are gone
 	status int           // exit code (128+N for signal N), valid after done
 	err    error         // a Wait error other than the exit status
 	// stopAt and stopSig are set by the first stop, before cancel, so Cancel
@@ -43,10 +43,10 @@ type stdio struct {
 }
 
 // spawner starts children from one locked OS thread that lives until every
-// child it started is gone: Pdeathsig fires when the thread that forked a
-// child exits, not the process. The supervisor's own goroutine stays free
-// to run on any thread (a locked goroutine pays a thread handoff at every
-// wakeup).
+// child it started is gone: Linux's parent-death signal fires when the
+// thread that forked a child exits, not the process. The supervisor's own
+// goroutine stays free to run on any thread (a locked goroutine pays a
+// thread handoff at every wakeup).
 type spawner struct {
 	reqs chan spawnReq
 	done chan struct{}
@@ -56,6 +56,7 @@ type spawnReq struct {
 	spec   Spec
 	launch Launch
 	io     stdio
+	guard  *Guard
 	exited chan<- *child
 	reply  chan spawnReply
 }
@@ -71,16 +72,16 @@ func newSpawner() *spawner {
 		defer close(s.done)
 		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
 		for r := range s.reqs {
-			c, err := start(r.spec, r.launch, r.io, r.exited)
+			c, err := start(r.spec, r.launch, r.io, r.guard, r.exited)
 			r.reply <- spawnReply{c, err}
 		}
 	}()
 	return s
 }
 
-func (s *spawner) start(spec Spec, l Launch, io stdio, exited chan<- *child) (*child, error) {
+func (s *spawner) start(spec Spec, l Launch, io stdio, g *Guard, exited chan<- *child) (*child, error) {
 	reply := make(chan spawnReply)
-	s.reqs <- spawnReq{spec, l, io, exited, reply}
+	s.reqs <- spawnReq{spec, l, io, g, exited, reply}
 	r := <-reply
 	return r.c, r.err
 }
@@ -92,24 +93,36 @@ func (s *spawner) close() {
 }
 
 // start starts a child. Run it on the spawner's thread.
-func start(spec Spec, l Launch, io stdio, exited chan<- *child) (*child, error) {
+func start(spec Spec, l Launch, io stdio, g *Guard, exited chan<- *child) (*child, error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &child{cancel: cancel, done: make(chan struct{})}
+	c := &child{cancel: cancel, done: make(chan struct{}), guard: g}
 	cmd := exec.CommandContext(ctx, l.Argv[0], l.Argv[1:]...)
 	cmd.Env = l.Env
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = io.in, io.out, io.err
 	cmd.SysProcAttr = sysProcAttr(spec.OwnGroup)
-	// Cancel sends the stop signal to the group; WaitDelay later kills the
-	// leader, and the Wait goroutine kills what is left of the group.
+	// Cancel is the stop: the stop signal to the tree. WaitDelay later
+	// kills the leader, and the Wait goroutine kills what is left.
 	cmd.Cancel = func() error { return c.signal(c.stopSig, true) }
 	cmd.WaitDelay = spec.StopTimeout
 	c.cmd = cmd
-	if err := cmd.Start(); err != nil {
+	// The guard's reaper must never wait for a child whose Wait is ours:
+	// the start and the claim on its pid happen under the guard's lock.
+	g.lock()
+	err := cmd.Start()
+	if err == nil {
+		g.own(cmd.Process.Pid)
+	}
+	g.unlock()
+	if err != nil {
 		cancel()
 		return nil, err
 	}
-	if spec.OwnGroup {
-		c.pgid = cmd.Process.Pid
+	if err := c.tree.hold(cmd.Process.Pid, spec.OwnGroup, g); err != nil {
+		c.kill()
+		cmd.Wait()
+		g.disown(cmd.Process.Pid)
+		cancel()
+		return nil, err
 	}
 	go c.wait(ctx, spec, exited)
 	return c, nil
@@ -118,57 +131,68 @@ func start(spec Spec, l Launch, io stdio, exited chan<- *child) (*child, error) 
 // wait is the one goroutine that waits for this child.
 func (c *child) wait(ctx context.Context, spec Spec, exited chan<- *child) {
 	err := c.cmd.Wait()
+	c.guard.disown(c.cmd.Process.Pid)
 	c.status = exitStatus(c.cmd.ProcessState)
 	var ee *exec.ExitError
 	// A stopped child's Wait reports the canceled context: that is the stop.
 	if err != nil && !errors.As(err, &ee) && !errors.Is(err, exec.ErrWaitDelay) && !errors.Is(err, context.Canceled) {
 		c.err = err
 	}
-	c.reapGroup(ctx, spec)
+	c.sweep(ctx, spec)
+	c.tree.release(c.guard)
 	c.cancel()
 	close(c.done)
 	exited <- c
 }
 
-// reapGroup stops what is left of the child's group once the leader is gone
-// (npx's node, a shell's background jobs): the stop signal, the rest of the
-// stop timeout, then SIGKILL. Nothing the child started outlives it.
-func (c *child) reapGroup(ctx context.Context, spec Spec) {
-	if c.pgid == 0 || !groupAlive(c.pgid) {
+// sweep stops what is left of the child's tree once the leader is gone
+// (npx's node, a shell's background jobs): the stop signal, the rest of
+// the stop timeout, then a kill, and only while something is left.
+func (c *child) sweep(ctx context.Context, spec Spec) {
+	if !c.tree.alive() {
 		return
 	}
 	deadline := time.Now().Add(spec.StopTimeout)
 	if ctx.Err() != nil {
 		deadline = c.stopAt.Add(spec.StopTimeout)
 	} else {
-		_ = syscall.Kill(-c.pgid, spec.StopSignal) // the leader ended on its own
+		_ = c.tree.signal(spec.StopSignal) // the leader ended on its own
 	}
-	for time.Now().Before(deadline) && groupAlive(c.pgid) {
+	for time.Now().Before(deadline) && c.tree.alive() {
 		time.Sleep(10 * time.Millisecond)
 	}
-	_ = syscall.Kill(-c.pgid, syscall.SIGKILL)
+	if c.tree.alive() {
+		_ = c.tree.kill()
+	}
 }
 
-// groupAlive reports whether any process is left in the group.
-func groupAlive(pgid int) bool {
-	return syscall.Kill(-pgid, 0) == nil
-}
-
-// signal sends sig to the child's group (group) or to the child alone, unless
-// they are gone: a group id may be reused once its group is empty.
-func (c *child) signal(sig syscall.Signal, group bool) error {
+// signal sends sig to the child's tree (tree) or to the child alone, unless
+// it is gone: a group id may be reused once its group is empty.
+func (c *child) signal(sig syscall.Signal, tree bool) error {
 	select {
 	case <-c.done:
 		return nil
 	default:
 	}
-	if group && c.pgid != 0 {
-		return syscall.Kill(-c.pgid, sig)
+	if tree {
+		return c.tree.signal(sig)
 	}
-	return c.cmd.Process.Signal(sig)
+	return signalOne(c.cmd.Process, sig)
 }
 
-// stop stops the child: sig to its group now, SIGKILL after the stop
+// kill ends the child's tree at once.
+func (c *child) kill() {
+	select {
+	case <-c.done:
+		return
+	default:
+	}
+	if c.tree.kill() != nil {
+		_ = c.cmd.Process.Kill()
+	}
+}
+
+// stop stops the child: sig to its tree now, a kill after the stop
 // timeout. A child already stopping gets sig, and keeps its deadline.
 func (c *child) stop(sig syscall.Signal) {
 	if !c.stopAt.IsZero() {
@@ -180,14 +204,5 @@ func (c *child) stop(sig syscall.Signal) {
 	c.cancel()
 }
 
-// exitStatus is the code the launcher exits with for a child's end: its own
-// code, or 128+N when signal N killed it, as shells report it.
-func exitStatus(ps *os.ProcessState) int {
-	if ps == nil {
-		return 1
-	}
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return ps.ExitCode()
-}
+// pid is the child's process id, for logs.
+func (c *child) pid() int { return c.cmd.Process.Pid }

@@ -89,10 +89,20 @@ func newSession() *session {
 	}
 }
 
-// startsMCP reports whether a client's first line opens an MCP session.
-func startsMCP(line []byte) bool {
+// opensMCP reports whether a client's first line opens a JSON-RPC session
+// (MCP's stdio): a request or notification, or a batch whose first member
+// is one. initialize or server/discover usually, but a ping may come first.
+func opensMCP(line []byte) bool {
+	line = bytes.TrimSpace(line)
+	if len(line) > 0 && line[0] == '[' {
+		var batch []json.RawMessage
+		if json.Unmarshal(line, &batch) != nil || len(batch) == 0 {
+			return false
+		}
+		line = batch[0]
+	}
 	m, err := jsonrpc.Scan(line)
-	return err == nil && m.IsRequest() && (m.Method == "initialize" || m.Method == "server/discover")
+	return err == nil && m.Method != ""
 }
 
 // clientLine routes one message from the client.
@@ -205,41 +215,108 @@ func (l *loop) clientClosed() {
 	}
 }
 
-// childBytes splits a child's stdout into messages. Lines that arrive
-// whole are handled where they are; the rest of a line waits in p.buf,
-// whose capacity is kept for the next long line.
+// childBytes splits a child's stdout into messages.
 func (l *loop) childBytes(p *proc, data []byte) {
-	if len(p.buf) > 0 {
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			p.buf = append(p.buf, data...)
-			return
-		}
-		line := append(p.buf, data[:i+1]...)
-		p.buf = make([]byte, 0, cap(line)) // the line is handed on: no reuse
-		l.childLine(p, line)
-		data = data[i+1:]
-	}
-	for {
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			break
-		}
-		l.childLine(p, data[:i+1])
-		data = data[i+1:]
-	}
-	p.buf = append(p.buf, data...)
+	p.out.feed(data, l.maxMessage(), func(line []byte) { l.childLine(p, line) }, func(head []byte) { l.childTooLong(p, head) })
 }
 
-// Lines given to childLine are the launcher's to hand on: a chunk's bytes
-// and an assembled line are never written to again.
+// childTooLong drops a message longer than --max-message; a reply it was
+// becomes an error reply, so the client does not wait for it forever.
+func (l *loop) childTooLong(p *proc, head []byte) {
+	l.s.Log.Warn("dropped a message from the server longer than the limit", "limit", l.maxMessage())
+	id := jsonrpc.LeadingID(head)
+	if id == nil || l.sess.pending[jsonrpc.IDKey(id)] != p {
+		return
+	}
+	delete(l.sess.pending, jsonrpc.IDKey(id))
+	p.pending--
+	l.out.push(append(jsonrpc.ErrorReply(id, tooLongCode, fmt.Sprintf("mcp-secrets: the server's reply is longer than %d bytes (--max-message) and was dropped", l.maxMessage())), '\n'))
+	if p != l.cur && p != l.sess.next && p.pending == 0 {
+		l.finishDrain(p) // its last answer, though dropped
+	}
+}
+
+// clientTooLong refuses a message from the client longer than the limit.
+func (l *loop) clientTooLong(head []byte) {
+	l.s.Log.Warn("dropped a message from the client longer than the limit", "limit", l.maxMessage())
+	if id := jsonrpc.LeadingID(head); id != nil {
+		l.out.push(append(jsonrpc.ErrorReply(id, tooLongCode, fmt.Sprintf("mcp-secrets: the request is longer than %d bytes (--max-message) and was dropped", l.maxMessage())), '\n'))
+	}
+}
+
+// tooLongCode is JSON-RPC's "invalid request".
+const tooLongCode = -32600
+
+// lines splits a stream into lines of at most max bytes. Lines that arrive
+// whole are handed on where they are (a chunk's bytes are never written to
+// again); the rest of a line waits in buf. A longer line is dropped up to
+// its newline, and its first bytes go to tooLong.
+type lines struct {
+	buf  []byte
+	skip bool // dropping the rest of a line too long
+}
+
+// tooLongHead is how much of a dropped line tooLong sees: enough for the
+// members before a message's payload.
+const tooLongHead = 64 << 10
+
+func (b *lines) feed(data []byte, max int, line, tooLong func([]byte)) {
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if b.skip {
+			if i < 0 {
+				return
+			}
+			b.skip = false
+			data = data[i+1:]
+			continue
+		}
+		n := len(b.buf) + i // the line's length without its newline
+		if i < 0 {
+			n = len(b.buf) + len(data)
+		}
+		if n > max {
+			head := b.buf
+			if len(head) == 0 {
+				head = data
+			}
+			tooLong(head[:min(len(head), tooLongHead)])
+			b.buf, b.skip = nil, i < 0
+			if i < 0 {
+				return
+			}
+			data = data[i+1:]
+			continue
+		}
+		if i < 0 {
+			b.buf = append(b.buf, data...)
+			return
+		}
+		if len(b.buf) > 0 {
+			l := append(b.buf, data[:i+1]...)
+			b.buf = nil // the line is handed on: no reuse
+			line(l)
+		} else {
+			line(data[:i+1])
+		}
+		data = data[i+1:]
+	}
+}
+
+// flush hands on a last line that has no newline, unless it is blank.
+func (b *lines) flush(line func([]byte)) {
+	if !b.skip && len(bytes.TrimSpace(b.buf)) > 0 {
+		line(append(b.buf, '\n'))
+	}
+	b.buf, b.skip = nil, false
+}
 
 // childLine routes one message from a child to the client, redacted.
 func (l *loop) childLine(p *proc, line []byte) {
 	s := l.sess
 	m, err := jsonrpc.Scan(line)
 	if err != nil {
-		l.toClient(line, false)
+		l.toClient(line)
 		return
 	}
 	switch {
@@ -265,7 +342,7 @@ func (l *loop) childLine(p *proc, line []byte) {
 			}
 		}
 		delete(s.listReqs, id)
-		l.toClient(line, true)
+		l.toClient(line)
 		if p != l.cur && p != s.next && p.pending == 0 {
 			l.finishDrain(p)
 		}
@@ -280,26 +357,22 @@ func (l *loop) childLine(p *proc, line []byte) {
 		} else {
 			s.fromSrv[jsonrpc.IDKey(m.ID)] = serverReq{p, slices.Clone(m.ID)}
 		}
-		l.toClient(out, true)
+		l.toClient(out)
 	default:
-		l.toClient(line, true)
+		l.toClient(line)
 	}
 }
 
-// toClient writes a message to the launcher's stdout, redacted. Most hold
-// no secret and go as they are, uncopied.
-func (l *loop) toClient(line []byte, isJSON bool) {
+// toClient writes a message to the launcher's stdout, redacted (as JSON,
+// kept valid; a line that is not JSON as text). Most hold no secret and go
+// as they are, uncopied.
+func (l *loop) toClient(line []byte) {
 	r := l.s.Redact.Load()
 	if !r.Contains(line) {
 		l.out.push(line)
 		return
 	}
-	out := make([]byte, 0, len(line)+64)
-	if isJSON {
-		l.out.push(r.JSON(out, line))
-	} else {
-		l.out.push(r.Text(out, line))
-	}
+	l.out.push(r.JSON(make([]byte, 0, len(line)+64), line))
 }
 
 // replyError answers a client request in the launcher's name.
@@ -307,20 +380,17 @@ func (l *loop) replyError(id []byte, msg string) {
 	l.out.push(append(jsonrpc.ErrorReply(id, RestartedCode, msg), '\n'))
 }
 
-// restartMCP brings up a new child beside the current one.
-func (l *loop) restartMCP(launch Launch) {
+// restartMCP brings up a new child, with the newest wanted launch, beside
+// the current one.
+func (l *loop) restartMCP() {
 	s := l.sess
-	if s.next != nil {
-		l.next = &launch // after the restart under way
-		return
-	}
-	p, err := l.spawn(launch)
+	p, err := l.spawn()
 	if err != nil {
 		l.s.Log.Error("restart failed: the child cannot start; the old one keeps running", "err", err)
-		l.retryLater(launch)
+		l.retryLater()
 		return
 	}
-	l.s.Log.Info("restart begun", "pid", p.c.cmd.Process.Pid, "old_pid", l.cur.c.cmd.Process.Pid)
+	l.s.Log.Info("restart begun", "pid", p.c.pid(), "old_pid", l.cur.c.pid())
 	s.next = p
 	s.changed = nil
 	s.waiting = 0
@@ -418,8 +488,13 @@ func (l *loop) takeOver(p *proc, started time.Time) {
 		s.timer.Stop()
 	}
 	old := l.cur
-	l.cur, s.next = p, nil
+	l.setCur(p)
+	s.next = nil
 	l.retry = 0
+	if l.retryT != nil {
+		l.retryT.Stop()
+		l.retryT = nil
+	}
 	for id := range s.listens {
 		if s.pending[id] == old {
 			s.pending[id] = p
@@ -438,7 +513,7 @@ func (l *loop) takeOver(p *proc, started time.Time) {
 	if l.eof {
 		p.in.close()
 	}
-	l.s.Log.Info("restart finished", "pid", p.c.cmd.Process.Pid, "took", time.Since(started).Round(time.Millisecond), "old_in_flight", old.pending)
+	l.s.Log.Info("restart finished", "pid", p.c.pid(), "took", time.Since(started).Round(time.Millisecond), "old_in_flight", old.pending)
 	l.restarted()
 	if old.pending == 0 {
 		l.finishDrain(old)
@@ -450,11 +525,7 @@ func (l *loop) takeOver(p *proc, started time.Time) {
 			}
 		})
 	}
-	if l.next != nil {
-		launch := *l.next
-		l.next = nil
-		l.restartMCP(launch)
-	}
+	l.converge() // a newer launch came during the replay
 }
 
 // finishDrain stops an old child whose requests are answered: its stdin
@@ -487,18 +558,11 @@ func (l *loop) replayFailed(p *proc, why string) {
 	if l.eof {
 		l.cur.in.close()
 	}
-	l.retryLater(p.launch)
-}
-
-// retryLater tries a failed restart again after a growing pause (2s to a
-// minute), unless a newer launch has come meanwhile.
-func (l *loop) retryLater(launch Launch) {
-	l.retry++
-	l.after(min(time.Duration(1<<min(l.retry, 6))*time.Second, time.Minute), func() {
-		if l.st == running && l.sess.next == nil && l.next == nil {
-			l.restartMCP(launch)
-		}
-	})
+	if p.seq < l.wantSeq {
+		l.converge() // a newer launch came during the replay: try it now
+		return
+	}
+	l.retryLater()
 }
 
 // procGone cleans up after a child other than the current one ended.

@@ -9,10 +9,10 @@ import (
 )
 
 // reapOrphans waits for the zombies PID 1 inherits (processes orphaned by
-// the child's descendants), leaving the supervised child to its own Wait.
-// It looks them up in /proc rather than calling wait(-1), which would steal
-// the child's exit status from exec.Cmd.
-func reapOrphans(child int) {
+// the children's descendants), leaving every owned pid to its own Wait. It
+// looks them up in /proc rather than calling wait(-1), which would steal a
+// child's exit status from exec.Cmd.
+func reapOrphans(owned func(int) bool) {
 	me := os.Getpid()
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
 	for _, path := range stats {
@@ -30,7 +30,7 @@ func reapOrphans(child int) {
 			continue
 		}
 		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(path)))
-		if err != nil || pid == child {
+		if err != nil || owned(pid) {
 			continue
 		}
 		var ws syscall.WaitStatus

@@ -4,33 +4,37 @@ import (
 	"io"
 	"os"
 	"sync"
-	"syscall"
-	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // outQueue writes byte slices to w in order from a goroutine of its own, so
 // the supervisor loop never blocks on a slow reader (a client that does not
-// read, a child that does not read its stdin).
+// read, a child that does not read its stdin). What it holds is bounded by
+// the readers that feed it: they wait (waitRoom) while it holds queueLimit
+// bytes or more.
 type outQueue struct {
 	mu     sync.Mutex
 	items  [][]byte
+	size   int  // bytes in items and being written
 	busy   bool // the goroutine is writing
 	closed bool // no more items: end once they are written
 	failed bool // w failed: drop what comes
+	room   chan struct{}
 	wake   chan struct{}
 	w      io.Writer
 	closeW bool // close w at the end (a child's stdin: its EOF)
-	// raw, for a non-blocking pipe, lets push write at once when nothing is
-	// queued: a message then costs no goroutine switch.
-	raw syscall.RawConn
+	// direct, for a pipe of the launcher's own in non-blocking mode, lets
+	// push write at once when nothing is queued: a message then costs no
+	// goroutine switch.
+	direct func([]byte) (rest []byte, err error)
 }
+
+// queueLimit is how many bytes a queue holds before its feeders wait.
+const queueLimit = 4 << 20
 
 func newOutQueue(w io.Writer, closeW bool, wg *sync.WaitGroup) *outQueue {
 	q := &outQueue{w: w, closeW: closeW, wake: make(chan struct{}, 1)}
-	if f, ok := w.(*os.File); ok && nonBlocking(f) {
-		q.raw, _ = f.SyscallConn()
+	if f, ok := w.(*os.File); ok && closeW {
+		q.direct = directWriter(f) // only pipes the launcher made itself
 	}
 	wg.Go(q.run)
 	return q
@@ -43,11 +47,16 @@ func (q *outQueue) push(b []byte) {
 		q.mu.Unlock()
 		return
 	}
-	if len(q.items) == 0 && !q.busy && q.raw != nil {
-		b = q.tryWrite(b)
+	if len(q.items) == 0 && !q.busy && q.direct != nil {
+		var err error
+		if b, err = q.direct(b); err != nil {
+			q.failed = true
+			b = nil
+		}
 	}
 	if len(b) > 0 {
 		q.items = append(q.items, b)
+		q.size += len(b)
 	}
 	q.mu.Unlock()
 	if len(b) > 0 {
@@ -55,48 +64,43 @@ func (q *outQueue) push(b []byte) {
 	}
 }
 
-// tryWrite writes what the pipe takes without waiting, and returns the rest.
-func (q *outQueue) tryWrite(b []byte) []byte {
-	q.raw.Write(func(fd uintptr) bool {
-		for len(b) > 0 {
-			n, err := syscall.Write(int(fd), b)
-			if n > 0 {
-				b = b[n:]
-			}
-			if err != nil {
-				if err != syscall.EAGAIN && err != syscall.EINTR {
-					q.failed = true
-					b = nil
-				}
-				break
-			}
+// waitRoom blocks until the queue holds less than queueLimit bytes (or is
+// closed, or has failed), or quit is closed; it reports false for quit.
+func (q *outQueue) waitRoom(quit <-chan struct{}) bool {
+	for {
+		q.mu.Lock()
+		if q.size < queueLimit || q.closed || q.failed {
+			q.mu.Unlock()
+			return true
 		}
-		return true // never wait here: the queue's goroutine does
-	})
-	return b
-}
-
-// nonBlocking reports whether f is a pipe in non-blocking mode (as os.Pipe
-// makes them), so a write can be tried without blocking.
-func nonBlocking(f *os.File) bool {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return false
+		if q.room == nil {
+			q.room = make(chan struct{})
+		}
+		room := q.room
+		q.mu.Unlock()
+		select {
+		case <-room:
+		case <-quit:
+			return false
+		}
 	}
-	ok := false
-	rc.Control(func(fd uintptr) {
-		flags, err := unix.FcntlInt(fd, unix.F_GETFL, 0)
-		ok = err == nil && flags&unix.O_NONBLOCK != 0
-	})
-	return ok
 }
 
 // close ends the queue once everything queued is written.
 func (q *outQueue) close() {
 	q.mu.Lock()
 	q.closed = true
+	q.freeRoom()
 	q.mu.Unlock()
 	q.poke()
+}
+
+// freeRoom wakes the feeders waiting for room. Call it with mu held.
+func (q *outQueue) freeRoom() {
+	if q.room != nil {
+		close(q.room)
+		q.room = nil
+	}
 }
 
 func (q *outQueue) poke() {
@@ -114,15 +118,26 @@ func (q *outQueue) run() {
 		q.busy = true
 		q.mu.Unlock()
 		for _, b := range items {
-			if _, err := q.w.Write(b); err != nil {
-				q.mu.Lock()
+			_, err := q.w.Write(b)
+			q.mu.Lock()
+			q.size -= len(b)
+			if err != nil {
 				q.failed = true
-				q.mu.Unlock()
+			}
+			if q.size < queueLimit || q.failed {
+				q.freeRoom()
+			}
+			failed := q.failed
+			q.mu.Unlock()
+			if failed {
 				break
 			}
 		}
 		q.mu.Lock()
 		q.busy = false
+		if q.failed {
+			q.size, q.items = 0, nil
+		}
 		done := q.closed && len(q.items) == 0
 		if len(q.items) > 0 {
 			q.poke() // pushed while writing, found busy
@@ -145,16 +160,24 @@ type chunk struct {
 }
 
 // readChunks sends what r yields to ch until EOF or an error (then one eof
-// chunk), or until quit is closed.
-func readChunks(r io.Reader, from *proc, ch chan<- chunk, quit <-chan struct{}) {
+// chunk), or until quit is closed. Before each read it waits for room where
+// the bytes go (room may be nil): memory stays bounded whatever a peer
+// sends, and a peer that does not read makes the other one wait.
+func readChunks(r io.Reader, from *proc, ch chan<- chunk, quit <-chan struct{}, room func() *outQueue) {
 	buf := make([]byte, pipeSize)
 	for {
+		if room != nil {
+			if q := room(); q != nil && !q.waitRoom(quit) {
+				return
+			}
+		}
 		n, err := r.Read(buf)
 		if n > 0 {
 			// A large read is handed over whole (the receiver owns it); a
-			// small one is copied, so buf is not reallocated for every line.
+			// smaller one is copied, so buf is not reallocated for every
+			// line, nor for every pipe-sized read.
 			data := buf[:n]
-			if n >= 64<<10 {
+			if n >= pipeSize/4 {
 				buf = make([]byte, pipeSize)
 			} else {
 				data = append([]byte(nil), data...)
@@ -180,59 +203,11 @@ func readChunks(r io.Reader, from *proc, ch chan<- chunk, quit <-chan struct{}) 
 // reads, not hundreds.
 const pipeSize = 1 << 20
 
-// growPipe makes a pipe's buffer pipeSize, where the system lets it.
-func growPipe(f *os.File) {
-	if rc, err := f.SyscallConn(); err == nil {
-		rc.Control(func(fd uintptr) { unix.FcntlInt(fd, unix.F_SETPIPE_SZ, pipeSize) })
-	}
-}
+// queueWriter is an io.Writer onto a queue, for the redacting writers of raw
+// output: it copies, as the queue keeps what it is given.
+type queueWriter struct{ q *outQueue }
 
-// nonBlockingDup returns a non-blocking duplicate of w when it is a file
-// (the launcher's stdout to the client), with a bigger pipe buffer, so the
-// loop can write a message at once without ever blocking on the client;
-// other writers are returned as they are.
-func nonBlockingDup(w io.Writer) (io.Writer, func()) {
-	f, ok := w.(*os.File)
-	if !ok {
-		return w, func() {}
-	}
-	fd, err := syscall.Dup(int(f.Fd()))
-	if err != nil {
-		return w, func() {}
-	}
-	if err := syscall.SetNonblock(fd, true); err != nil {
-		syscall.Close(fd)
-		return w, func() {}
-	}
-	nf := os.NewFile(uintptr(fd), f.Name())
-	growPipe(nf)
-	return nf, func() { nf.Close() }
-}
-
-// interruptible returns a reader of r that interrupt can stop, and a
-// release to call once nothing reads it. For a file (the launcher's stdin)
-// it is a non-blocking duplicate read through the runtime poller, whose
-// read deadline interrupt sets: a goroutine blocked reading a client that
-// never closes stdin must still end with the supervisor. Other readers are
-// returned as they are; their owner ends them by closing them.
-func interruptible(r io.Reader) (reader io.Reader, interrupt, release func()) {
-	nop := func() {}
-	f, ok := r.(*os.File)
-	if !ok {
-		return r, nop, nop
-	}
-	fd, err := syscall.Dup(int(f.Fd()))
-	if err != nil {
-		return r, nop, nop
-	}
-	if err := syscall.SetNonblock(fd, true); err != nil {
-		syscall.Close(fd)
-		return r, nop, nop
-	}
-	nf := os.NewFile(uintptr(fd), f.Name())
-	return nf, func() {
-		if nf.SetReadDeadline(time.Now()) != nil {
-			nf.Close() // not pollable after all: closing is the next best thing
-		}
-	}, func() { nf.Close() }
+func (w queueWriter) Write(p []byte) (int, error) {
+	w.q.push(append([]byte(nil), p...))
+	return len(p), nil
 }

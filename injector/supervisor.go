@@ -19,8 +19,8 @@ import (
 type MCPMode string
 
 const (
-	MCPOff  MCPMode = "off"  // stdio handed to the child as it is
-	MCPAuto MCPMode = "auto" // MCP if the client's first message is initialize or server/discover
+	MCPOff  MCPMode = "off"  // stdin handed to the child as it is
+	MCPAuto MCPMode = "auto" // MCP if the client's first message is a JSON-RPC request or notification
 	MCPOn   MCPMode = "on"
 )
 
@@ -33,45 +33,50 @@ func ParseMCPMode(s string) (MCPMode, error) {
 	return "", fmt.Errorf("--mcp %q: want auto, on or off", s)
 }
 
+// DefaultMaxMessage bounds one message (a line) from the client or a child
+// unless Supervisor.MaxMessage says otherwise.
+const DefaultMaxMessage = 8 << 20
+
 // Supervisor runs a child, forwards signals to it, restarts it when a new
 // launch arrives, and ends with it. All of its state belongs to the one
 // goroutine that runs Run; each child has exactly one Wait goroutine, and
 // the goroutines that move its bytes end before Run returns.
 type Supervisor struct {
 	Spec Spec
-	// The launcher's stdio. With MCPOff (or a terminal on stdin) they are
-	// handed to the child as they are; otherwise the launcher sits between.
+	// The launcher's stdio. The launcher sits on stdin for MCP (unless it is
+	// off, or stdin is a terminal), and on stdout and stderr to redact them
+	// (unless redaction is off, or they are a terminal: a person, not a
+	// client); the child gets the others as they are.
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	MCP            MCPMode
-	// Redact holds the values to hide from what the child prints, in MCP
-	// mode (nil: none).
+	// Redact holds the values to hide from what the child prints; nil turns
+	// redaction off.
 	Redact *redact.Set
 	// ReadyTimeout bounds a restarted MCP server's replay; 0 means 30s.
 	ReadyTimeout time.Duration
-	Log          *slog.Logger
-	// Reap makes the supervisor reap orphans, as PID 1 must.
-	Reap bool
+	// MaxMessage bounds a line from the client or a child in MCP mode; 0
+	// means DefaultMaxMessage. A longer one is dropped, and a request it
+	// was gets an error reply.
+	MaxMessage int
+	Log        *slog.Logger
+	// Guard contains every child's tree however the launcher ends, and reaps
+	// orphans as PID 1; nil for neither.
+	Guard *Guard
 	// Restarted, if set, is called on the supervisor's goroutine once a
 	// restart has finished, with the launch the child now runs: the sidecar
 	// counts restarts and routes to children that run the newest values.
 	Restarted func(Launch)
+
+	retryBase time.Duration // half the first pause before a failed restart is tried again; 0 means 1s
 }
 
-// Stop signals: the launcher forwards them to the child's group and ends
-// when the child does (how MCP clients stop servers). Other forwarded
-// signals go to the child alone.
-var (
-	stopSignals    = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP}
-	forwardSignals = []os.Signal{syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGQUIT}
-)
-
 // Signals are the signals the caller should relay to Run (os/signal.Notify);
-// with reap, SIGCHLD too.
+// with reap, the child-exit signal too.
 func Signals(reap bool) []os.Signal {
 	s := append(append([]os.Signal{}, stopSignals...), forwardSignals...)
 	if reap {
-		s = append(s, syscall.SIGCHLD)
+		s = append(s, childSignal...)
 	}
 	return s
 }
@@ -91,10 +96,9 @@ func (e *StartError) Unwrap() error { return e.Err }
 type mode int
 
 const (
-	passthrough mode = iota // the child has the launcher's stdio
-	undecided               // piped; waiting for the client's first line
-	raw                     // piped, bytes copied as they are
-	mcp                     // piped, MCP messages relayed line by line
+	undecided mode = iota // waiting for the client's first line
+	raw                   // bytes copied as they are (redacted)
+	mcp                   // MCP messages relayed line by line
 )
 
 // state is the supervisor's lifecycle state.
@@ -108,12 +112,17 @@ const (
 
 // proc is a child with the launcher's view of it.
 type proc struct {
-	c       *child
-	launch  Launch
-	gen     int       // 0 for the first child, then one more per restart
-	in      *outQueue // its stdin, when piped
-	buf     []byte    // its stdout after the last newline (mcp)
-	pending int       // client requests sent to it and not answered
+	c      *child
+	launch Launch
+	seq    int       // the wanted launch it runs: the higher, the newer
+	gen    int       // 0 for the first child, then one more per start
+	in     *outQueue // its stdin, when the launcher feeds it
+	out    lines     // its stdout, split into messages (mcp)
+	// raw redacts its stdout onto the client's (raw mode); idle flushes
+	// what raw holds back once the child goes quiet.
+	raw     *redact.Writer
+	idle    *time.Timer
+	pending int // client requests sent to it and not answered
 	drain   *time.Timer
 	stopped bool // asked to stop after draining
 	// A child is gone once it has exited and its stdout is read to the end:
@@ -124,9 +133,15 @@ type proc struct {
 
 // loop is one Run: the state the supervisor goroutine owns.
 type loop struct {
-	s        *Supervisor
-	mode     mode
-	st       state
+	s *Supervisor
+	// Which of the launcher's streams it sits on (the child has the others).
+	stdin, stdout, stderr bool
+	mode                  mode
+	st                    state
+	// The newest wanted launch. Every start, retry and take-over runs it,
+	// and a child whose seq is lower is replaced as soon as none is under way.
+	want     Launch
+	wantSeq  int
 	exited   chan *child
 	chunks   chan chunk
 	timeouts chan func() // work scheduled by timers, run by the loop
@@ -135,27 +150,29 @@ type loop struct {
 	procs    map[*child]*proc
 	cur      *proc
 	gen      int
-	next     *Launch // the launch to restart with, once the current restart is done
-	out      *outQueue
-	stderrMC atomic.Bool // the child's stderr is redacted line by line (mcp, or not decided yet)
-	client   []byte      // client bytes not yet handled: a partial line, or everything while undecided
-	eof      bool        // the client closed stdin
+	out      *outQueue                // the client's stdout
+	dest     atomic.Pointer[outQueue] // where the client's bytes go: its reader waits for room there
+	barrier  *outQueue                // dest while no child takes them (stop-then-start)
+	client   lines                    // the client's bytes not yet handled
+	eof      bool                     // the client closed stdin
 	status   int
 	sess     *session
-	retry    int    // failed MCP restarts in a row
-	unblock  func() // interrupts the read of the client's stdin
-	done     bool   // Run returns status and err
+	retry    int         // failed MCP restarts in a row
+	retryT   *time.Timer // the pending retry, if any
+	unblock  func()      // interrupts the read of the client's stdin
+	done     bool        // Run returns status and err
 	err      error
 	pipes    []*os.File // every child's stdout and stderr, launcher's ends
 	spawner  *spawner
 }
 
 // Run starts the child with launch and supervises it until it ends,
-// returning its exit status. A value on updates restarts the child with it.
-// Canceling ctx stops the child.
+// returning its exit status. A value on updates is the newest wanted launch:
+// the child is restarted with it. Canceling ctx stops the child.
 func (s *Supervisor) Run(ctx context.Context, launch Launch, updates <-chan Launch, signals <-chan os.Signal) (int, error) {
 	l := &loop{
 		s:        s,
+		want:     launch,
 		exited:   make(chan *child),
 		chunks:   make(chan chunk),
 		timeouts: make(chan func()),
@@ -164,23 +181,27 @@ func (s *Supervisor) Run(ctx context.Context, launch Launch, updates <-chan Laun
 		sess:     newSession(),
 		spawner:  newSpawner(),
 	}
-	if s.MCP != MCPOff && !IsTerminal(s.Stdin) {
-		l.mode = undecided
-		if s.MCP == MCPOn {
-			l.mode = mcp
-		}
-		l.stderrMC.Store(true)
-		stdout, release := nonBlockingDup(s.Stdout)
-		defer release()
-		l.out = newOutQueue(stdout, false, &l.io)
+	l.stdin = s.MCP != MCPOff && !IsTerminal(s.Stdin)
+	l.stdout = l.stdin || s.Redact != nil && !IsTerminal(s.Stdout)
+	l.stderr = s.Redact != nil && !IsTerminal(s.Stderr)
+	switch {
+	case !l.stdin:
+		l.mode = raw
+	case s.MCP == MCPOn:
+		l.mode = mcp
+	}
+	if l.stdout {
+		l.out = newOutQueue(s.Stdout, false, &l.io)
+	}
+	if l.stdin {
 		in, interrupt, release := interruptible(s.Stdin)
 		defer release()
 		l.unblock = interrupt
-		l.io.Go(func() { readChunks(in, nil, l.chunks, l.quit) })
+		l.io.Go(func() { readChunks(in, nil, l.chunks, l.quit, l.dest.Load) })
 	}
 	defer l.shutdown()
 
-	if err := l.startChild(launch); err != nil {
+	if err := l.startChild(); err != nil {
 		return 0, &StartError{err}
 	}
 	done := ctx.Done()
@@ -204,66 +225,96 @@ func (s *Supervisor) Run(ctx context.Context, launch Launch, updates <-chan Laun
 	return l.status, l.err
 }
 
-// startChild starts a child with launch, piped unless the mode is
-// passthrough, and makes it the current one.
-func (l *loop) startChild(launch Launch) error {
-	p, err := l.spawn(launch)
+func (l *loop) maxMessage() int {
+	if l.s.MaxMessage > 0 {
+		return l.s.MaxMessage
+	}
+	return DefaultMaxMessage
+}
+
+// startChild starts a child with the newest wanted launch and makes it the
+// current one.
+func (l *loop) startChild() error {
+	p, err := l.spawn()
 	if err != nil {
 		return err
 	}
-	l.cur = p
+	l.setCur(p)
 	return nil
 }
 
-// spawn starts a child and its byte movers.
-func (l *loop) spawn(launch Launch) (*proc, error) {
+// setCur makes p the current child: the client's bytes go to it.
+func (l *loop) setCur(p *proc) {
+	l.cur = p
+	l.dest.Store(p.in)
+	if l.barrier != nil {
+		l.barrier.lift()
+		l.barrier = nil
+	}
+}
+
+// spawn starts a child with the newest wanted launch, and its byte movers.
+func (l *loop) spawn() (*proc, error) {
 	s := l.s
-	if l.mode == passthrough {
-		c, err := l.spawner.start(s.Spec, launch, stdio{in: s.Stdin, out: s.Stdout, err: s.Stderr}, l.exited)
-		if err != nil {
-			return nil, err
+	io := stdio{in: s.Stdin, out: s.Stdout, err: s.Stderr}
+	var theirs []*os.File // the child's ends: closed here once it has them
+	var inW, outR, errR *os.File
+	var err error
+	if l.stdin {
+		var r *os.File
+		if r, inW, err = os.Pipe(); err == nil {
+			io.in, theirs = r, append(theirs, r)
 		}
-		p := &proc{c: c, launch: launch, gen: l.gen, outEOF: true}
-		l.procs[c] = p
-		l.gen++
-		s.Log.Debug("child started", "pid", c.cmd.Process.Pid)
-		return p, nil
 	}
-	inR, inW, err := os.Pipe()
-	if err != nil {
-		return nil, err
+	if err == nil && l.stdout {
+		var w *os.File
+		if outR, w, err = os.Pipe(); err == nil {
+			io.out, theirs = w, append(theirs, w)
+			growPipe(outR)
+		}
 	}
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		inR.Close()
-		inW.Close()
-		return nil, err
+	if err == nil && l.stderr {
+		var w *os.File
+		if errR, w, err = os.Pipe(); err == nil {
+			io.err, theirs = w, append(theirs, w)
+		}
 	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		closeAll(inR, inW, outR, outW)
-		return nil, err
+	var c *child
+	if err == nil {
+		c, err = l.spawner.start(s.Spec, l.want, io, s.Guard, l.exited)
 	}
-	growPipe(outR)
-	c, err := l.spawner.start(s.Spec, launch, stdio{in: inR, out: outW, err: errW}, l.exited)
-	closeAll(inR, outW, errW) // the child's ends
+	closeAll(theirs...)
 	if err != nil {
 		closeAll(inW, outR, errR)
 		return nil, err
 	}
-	p := &proc{c: c, launch: launch, gen: l.gen, in: newOutQueue(inW, true, &l.io), pipes: []*os.File{outR, errR}}
-	l.pipes = append(l.pipes, outR, errR)
-	l.procs[c] = p
+	p := &proc{c: c, launch: l.want, seq: l.wantSeq, gen: l.gen}
 	l.gen++
-	l.io.Go(func() {
-		readChunks(outR, p, l.chunks, l.quit)
-		outR.Close()
-	})
-	l.io.Go(func() {
-		l.copyStderr(errR)
-		errR.Close()
-	})
-	s.Log.Debug("child started", "pid", c.cmd.Process.Pid, "generation", p.gen)
+	l.procs[c] = p
+	if inW != nil {
+		p.in = newOutQueue(inW, true, &l.io)
+	}
+	if outR != nil {
+		p.pipes = append(p.pipes, outR)
+		p.raw = redact.NewWriter(queueWriter{l.out}, s.Redact, true)
+		p.idle = time.AfterFunc(time.Hour, func() { p.raw.FlushIdle() })
+		p.idle.Stop()
+		l.io.Go(func() {
+			readChunks(outR, p, l.chunks, l.quit, func() *outQueue { return l.out })
+			outR.Close()
+		})
+	} else {
+		p.outEOF = true
+	}
+	if errR != nil {
+		p.pipes = append(p.pipes, errR)
+		l.io.Go(func() {
+			l.copyStderr(errR)
+			errR.Close()
+		})
+	}
+	l.pipes = append(l.pipes, p.pipes...)
+	s.Log.Debug("child started", "pid", c.pid(), "generation", p.gen)
 	return p, nil
 }
 
@@ -276,26 +327,33 @@ func (l *loop) restarted() {
 
 func closeAll(fs ...*os.File) {
 	for _, f := range fs {
-		f.Close()
+		if f != nil {
+			f.Close()
+		}
 	}
 }
 
-// copyStderr relays a child's stderr: redacted line by line while the
-// stdio may be MCP, as it is once it is known not to be.
+// idleFlush is how long a child's output may pause before what the
+// redactor holds back, waiting for the rest of a line, is written anyway
+// (all but a tail that could begin a secret): a prompt without a newline,
+// or a protocol that does not end its messages with one, must not stall.
+const idleFlush = 20 * time.Millisecond
+
+// copyStderr relays a child's stderr, redacted line by line.
 func (l *loop) copyStderr(r io.Reader) {
-	rw := redact.NewWriter(l.s.Stderr, l.s.Redact, false)
+	rw := redact.NewWriter(l.s.Stderr, l.s.Redact, true)
+	idle := time.AfterFunc(time.Hour, func() { rw.FlushIdle() })
+	defer idle.Stop()
+	idle.Stop()
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := r.Read(buf)
 		if n > 0 {
-			if l.stderrMC.Load() {
-				rw.Write(buf[:n])
-			} else {
-				rw.Flush()
-				l.s.Stderr.Write(buf[:n])
-			}
+			rw.Write(buf[:n])
+			idle.Reset(idleFlush)
 		}
 		if err != nil {
+			idle.Stop()
 			rw.Flush()
 			return
 		}
@@ -310,9 +368,7 @@ func (l *loop) onExit(c *child) {
 	if c.err != nil {
 		l.s.Log.Warn("waiting for the child", "err", c.err)
 	}
-	if l.s.Reap {
-		reapOrphans(c.cmd.Process.Pid)
-	}
+	l.s.Guard.Reap()
 	if p.drain != nil {
 		p.drain.Stop()
 	}
@@ -320,19 +376,18 @@ func (l *loop) onExit(c *child) {
 		p.in.close()
 	}
 	if p == l.cur && l.st == restarting {
-		launch := *l.next
-		l.next = nil
 		l.st = running
-		if err := l.startChild(launch); err != nil {
+		if err := l.startChild(); err != nil {
 			l.status, l.err, l.done = exitNoStart, &StartError{err}, true
 			return
 		}
-		l.s.Log.Info("restart finished", "pid", l.cur.c.cmd.Process.Pid)
+		l.s.Log.Info("restart finished", "pid", l.cur.c.pid())
 		l.restarted()
 		l.flushRaw()
+		l.converge()
 	}
 	if !p.outEOF {
-		// Bounded: a process outside the child's group may hold the pipe.
+		// Bounded: a process outside the child's tree may hold the pipe.
 		l.after(pipeGrace, func() { closeAll(p.pipes...) })
 		return
 	}
@@ -355,34 +410,69 @@ func (l *loop) gone(p *proc) {
 // exitNoStart is the status when a restart could not start the child.
 const exitNoStart = 127
 
-// onUpdate restarts the child with a new launch.
+// onUpdate makes launch the newest wanted one.
 func (l *loop) onUpdate(launch Launch) {
 	if l.st == stopping {
 		return
 	}
-	if l.mode == mcp {
-		l.restartMCP(launch)
-		return
-	}
-	// Without MCP there is no session to keep: stop, then start.
-	l.next = &launch
-	if l.st == running {
-		l.st = restarting
-		l.s.Log.Info("restart begun", "pid", l.cur.c.cmd.Process.Pid, "signal", l.s.Spec.StopSignal)
-		if l.mode == undecided {
-			l.decide(raw) // a restart before the client spoke: nothing to replay
-		}
-		l.cur.c.stop(l.s.Spec.StopSignal)
-	}
+	l.want = launch
+	l.wantSeq++
+	l.converge()
 }
 
-// onSignal forwards a signal: a stop signal to every child's group (the
+// converge replaces a child that does not run the newest wanted launch,
+// unless a restart is under way: when it ends, it converges again.
+func (l *loop) converge() {
+	if l.st != running || l.cur.seq == l.wantSeq {
+		return
+	}
+	if l.mode == undecided {
+		l.decide(raw) // a restart before the client spoke: nothing to replay
+	}
+	if l.mode == mcp {
+		if l.sess.next == nil {
+			l.restartMCP()
+		}
+		return
+	}
+	// Without MCP there is no session to keep: stop, then start. The
+	// client's bytes wait meanwhile.
+	l.st = restarting
+	l.barrier = newBarrier()
+	l.dest.Store(l.barrier)
+	l.s.Log.Info("restart begun", "pid", l.cur.c.pid(), "signal", l.s.Spec.StopSignal)
+	l.cur.c.stop(l.s.Spec.StopSignal)
+}
+
+// retryLater tries a failed restart again after a growing pause (2s to a
+// minute), unless a retry is already pending. It restarts with whatever is
+// newest then.
+func (l *loop) retryLater() {
+	if l.retryT != nil {
+		return
+	}
+	l.retry++
+	base := l.s.retryBase
+	if base == 0 {
+		base = time.Second
+	}
+	var t *time.Timer
+	t = l.after(min(base<<min(l.retry, 6), time.Minute), func() {
+		if l.retryT == t {
+			l.retryT = nil
+		}
+		l.converge()
+	})
+	l.retryT = t
+}
+
+// onSignal forwards a signal: a stop signal to every child's tree (the
 // launcher then ends with the current child), others to the current child.
 func (l *loop) onSignal(sig os.Signal) {
 	switch {
-	case sig == syscall.SIGCHLD:
-		reapOrphans(l.cur.c.cmd.Process.Pid)
-	case isStop(sig):
+	case isIn(sig, childSignal):
+		l.s.Guard.Reap()
+	case isIn(sig, stopSignals):
 		l.s.Log.Debug("forwarding signal and waiting for the child", "signal", sig)
 		l.stopAll(sig.(syscall.Signal))
 	default:
@@ -393,6 +483,10 @@ func (l *loop) onSignal(sig os.Signal) {
 // stopAll stops every child; Run ends when the current one has.
 func (l *loop) stopAll(sig syscall.Signal) {
 	l.st = stopping
+	if l.retryT != nil {
+		l.retryT.Stop()
+		l.retryT = nil
+	}
 	for _, p := range l.procs {
 		p.c.stop(sig)
 	}
@@ -413,7 +507,7 @@ func (l *loop) after(d time.Duration, f func()) *time.Timer {
 func (l *loop) shutdown() {
 	for len(l.procs) > 0 {
 		for _, p := range l.procs {
-			p.c.stop(syscall.SIGKILL)
+			p.c.kill()
 		}
 		c := <-l.exited
 		if p := l.procs[c]; p.in != nil {
@@ -429,7 +523,7 @@ func (l *loop) shutdown() {
 	if l.unblock != nil {
 		l.unblock()
 	}
-	// A process outside a child's group may hold its pipes open: bounded.
+	// A process outside a child's tree may hold its pipes open: bounded.
 	t := time.AfterFunc(pipeGrace, func() { closeAll(l.pipes...) })
 	defer t.Stop()
 	l.io.Wait()
@@ -441,63 +535,54 @@ func (l *loop) onChunk(ch chunk) {
 		l.fromClient(ch)
 		return
 	}
+	p := ch.from
 	if ch.eof {
-		ch.from.outEOF = true
-		if ch.from.exited {
-			l.gone(ch.from)
+		if l.mode == mcp {
+			p.out.flush(func(line []byte) { l.childLine(p, line) }) // a last line without its newline
+		}
+		p.idle.Stop()
+		p.raw.Flush()
+		p.outEOF = true
+		if p.exited {
+			l.gone(p)
 		}
 		return
 	}
-	switch l.mode {
-	case undecided:
-		if ch.from == l.cur {
-			l.decide(raw) // the child spoke first: not an MCP server
-		}
-		l.out.push(ch.data)
-	case raw:
-		l.out.push(ch.data)
-	case mcp:
-		l.childBytes(ch.from, ch.data)
+	if l.mode == undecided {
+		l.decide(raw) // the child spoke first: not an MCP server
+		l.flushRaw()
 	}
+	if l.mode == mcp {
+		l.childBytes(p, ch.data)
+		return
+	}
+	p.raw.Write(ch.data)
+	p.idle.Reset(idleFlush)
 }
 
 // fromClient handles bytes from the launcher's stdin.
 func (l *loop) fromClient(ch chunk) {
-	l.client = append(l.client, ch.data...)
 	if ch.eof {
 		l.eof = true
 	}
 	if l.mode == undecided {
-		i := bytes.IndexByte(l.client, '\n')
-		switch {
-		case i >= 0 && startsMCP(l.client[:i]):
-			l.decide(mcp)
-		case i >= 0 || l.eof:
-			l.decide(raw)
-		default:
-			return // wait for the first line
+		l.client.buf = append(l.client.buf, ch.data...)
+		if !l.detect() {
+			return
+		}
+		ch.data, l.client.buf = l.client.buf, nil
+		if l.mode == mcp {
+			ch.data = skipBlank(ch.data) // a JSON-RPC peer need not parse them
 		}
 	}
 	switch l.mode {
 	case raw:
+		l.client.buf = append(l.client.buf, ch.data...)
 		l.flushRaw()
 	case mcp:
-		from := max(0, len(l.client)-len(ch.data)) // the rest was searched before
-		for {
-			i := bytes.IndexByte(l.client[from:], '\n')
-			if i < 0 {
-				break
-			}
-			line := l.client[:from+i+1]
-			l.client = l.client[from+i+1:]
-			from = 0
-			l.clientLine(line)
-		}
+		l.client.feed(ch.data, l.maxMessage(), l.clientLine, l.clientTooLong)
 		if l.eof {
-			if len(bytes.TrimSpace(l.client)) > 0 {
-				l.clientLine(append(l.client, '\n'))
-			}
-			l.client = nil
+			l.client.flush(l.clientLine)
 			l.clientClosed()
 		}
 	}
@@ -509,28 +594,69 @@ func (l *loop) flushRaw() {
 	if l.mode != raw || l.st == restarting || l.cur.in == nil {
 		return
 	}
-	if len(l.client) > 0 {
-		l.cur.in.push(l.client)
-		l.client = nil
+	if len(l.client.buf) > 0 {
+		l.cur.in.push(l.client.buf)
+		l.client.buf = nil
 	}
 	if l.eof {
 		l.cur.in.close()
 	}
 }
 
+// detect decides the stdio mode from the client's first line, once it is
+// whole: MCP if it is a JSON-RPC request or notification (or a batch of
+// them); blank lines and a byte-order mark before it do not count. Anything
+// else, or a first line longer than a message may be, is raw.
+func (l *loop) detect() bool {
+	b := skipBlank(l.client.buf)
+	i := bytes.IndexByte(b, '\n')
+	switch {
+	case i >= 0 && opensMCP(b[:i]):
+		l.decide(mcp)
+	case i >= 0 || l.eof || len(l.client.buf) > l.maxMessage():
+		l.decide(raw)
+	}
+	return l.mode != undecided
+}
+
+// skipBlank skips what a client may send before its first message.
+func skipBlank(b []byte) []byte {
+	for {
+		n := len(b)
+		b = bytes.TrimLeft(b, " \t\r\n")
+		b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
+		if len(b) == n {
+			return b
+		}
+	}
+}
+
 // decide fixes the stdio mode after the first client line (or the child's
-// first output).
+// first output). Redaction does not depend on it.
 func (l *loop) decide(m mode) {
 	l.mode = m
-	l.stderrMC.Store(m == mcp)
 	l.s.Log.Debug("stdio", "mcp", m == mcp)
 }
 
-func isStop(sig os.Signal) bool {
-	for _, s := range stopSignals {
+func isIn(sig os.Signal, set []os.Signal) bool {
+	for _, s := range set {
 		if s == sig {
 			return true
 		}
 	}
 	return false
+}
+
+// newBarrier is a queue that is full until lifted: the client's reader
+// waits on it while no child can take its bytes (a stop-then-start).
+func newBarrier() *outQueue {
+	return &outQueue{size: queueLimit}
+}
+
+// lift lets the readers waiting on a barrier go on.
+func (q *outQueue) lift() {
+	q.mu.Lock()
+	q.size = 0
+	q.freeRoom()
+	q.mu.Unlock()
 }

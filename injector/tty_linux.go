@@ -1,18 +1,13 @@
 package injector
 
 import (
-	"io"
 	"os"
 
 	"golang.org/x/sys/unix"
 )
 
-// IsTerminal reports whether r is a terminal.
-func IsTerminal(r io.Reader) bool {
-	f, ok := r.(*os.File)
-	if !ok {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
+// isTerminal asks without f.Fd(), which would put f in blocking mode: the
+// runtime could then no longer interrupt a read of it.
+func isTerminal(f *os.File) bool {
+	return ioctlOK(f, func(fd uintptr) error { _, err := unix.IoctlGetTermios(int(fd), unix.TCGETS); return err })
 }

@@ -236,3 +236,16 @@ func ErrorReply(id []byte, code int, msg string) []byte {
 	})
 	return b
 }
+
+// LeadingID is the id of the message that b begins, when the id comes before
+// the member where b is cut off: the id of a message too long to relay, for
+// the error reply that stands in for it. Nil if there is none.
+func LeadingID(b []byte) []byte {
+	var id []byte
+	_ = Members(b, func(key []byte, start, end int) {
+		if id == nil && string(key) == "id" && end < len(b) { // a number may go on past b
+			id = bytes.Clone(b[start:end])
+		}
+	})
+	return id
+}

@@ -83,7 +83,29 @@ func FuzzScan(f *testing.F) {
 		if s, ok := ref.Method.(string); ok && !strings.Contains(in, `\`) && m.Method != s {
 			t.Fatalf("method %q, want %q", m.Method, s)
 		}
+		// A message cut anywhere names its own id, or none.
+		for cut := range len(in) {
+			if id := LeadingID([]byte(in[:cut])); id != nil && !bytes.Equal(id, m.ID) {
+				t.Fatalf("LeadingID(%q) = %q, want %q or nothing", in[:cut], id, m.ID)
+			}
+		}
 	})
+}
+
+func TestLeadingID(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{`{"jsonrpc":"2.0","id":7,"result":{"content":[{"text":"aaaa`, `7`},
+		{`{"id":"abc","method":"tools/call","params":{"x":"`, `"abc"`},
+		{`{"id":12`, ``}, // the number may go on
+		{`{"id":123,`, `123`},
+		{`{"result":{"x":"`, ``},
+		{`aaaaaaaa`, ``},
+		{`{"method":"x","params":{"id":5},"id":6,"x":"`, `6`},
+	} {
+		if got := string(LeadingID([]byte(tt.in))); got != tt.want {
+			t.Errorf("LeadingID(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
 }
 
 // dupKeys reports inputs where the two readers may legitimately differ:

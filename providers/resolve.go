@@ -34,6 +34,9 @@ type Source struct {
 	// Fallback is the dotenv file the whole variable was taken from when its
 	// provider is not configured here (or --fallback only); "" otherwise.
 	Fallback string
+	// Value is this reference's value alone (not under a fallback): a
+	// redaction target of its own inside the variable's.
+	Value Secret
 }
 
 // Fallback is the --fallback mode.
@@ -204,11 +207,14 @@ func assemble(name string, t Template, effective func(Ref) Ref, keys map[Key]*fe
 		} else {
 			s, err = f.secret.Whole()
 		}
+		if err == nil {
+			err = checkNUL(s.Reveal())
+		}
 		if err != nil {
 			return Resolved{}, fmt.Errorf("%s: %s: %s: %w", name, part.Ref, ref.Provider, err)
 		}
 		b.WriteString(s.Reveal())
-		res.Sources = append(res.Sources, Source{Ref: *part.Ref, Provider: ref.Provider, Version: f.secret.Version, Lease: f.secret.Lease})
+		res.Sources = append(res.Sources, Source{Ref: *part.Ref, Provider: ref.Provider, Version: f.secret.Version, Lease: f.secret.Lease, Value: s})
 	}
 	res.Value = NewSecret(b.String(), "")
 	return res, nil
@@ -239,6 +245,9 @@ func (r *Resolver) fromFallback(v Var, t Template) (Resolved, error) {
 		}
 		return Resolved{}, fmt.Errorf("%s: %s: %w: %s, and %s has no plain value for %s", v.Name, refs[0], ErrNotFound, why, files, v.Name)
 	}
+	if err := checkNUL(val); err != nil {
+		return Resolved{}, fmt.Errorf("%s: %s: %w", v.Name, file, err)
+	}
 	if r.Log != nil {
 		r.Log.Info("value from dotenv fallback", "variable", v.Name, "reason", why, "file", file)
 	}
@@ -247,6 +256,15 @@ func (r *Resolver) fromFallback(v Var, t Template) (Resolved, error) {
 		res.Sources = append(res.Sources, Source{Ref: ref, Provider: r.effective(ref).Provider, Fallback: file})
 	}
 	return res, nil
+}
+
+// checkNUL refuses a value the environment cannot carry: a C string ends at
+// its first NUL byte, and exec refuses the whole environment.
+func checkNUL(v string) error {
+	if strings.IndexByte(v, 0) >= 0 {
+		return fmt.Errorf("%w: the value holds a NUL byte, which an environment variable or argument cannot", ErrMalformed)
+	}
+	return nil
 }
 
 // effective applies the default provider.

@@ -189,10 +189,11 @@ func (r *Redactor) jsonMatters(b []byte) bool {
 		// The row of escapes from j.
 		e, lf, breaks := j, false, true
 		for e < len(b) && b[e] == '\\' {
-			d, rn := buf[:0], 2
+			var d []byte
+			rn := 2
 			if e+1 < len(b) && unescaped[b[e+1]] != 0 {
-				d = append(d, unescaped[b[e+1]])
-			} else if d, rn = decode(jsonEsc, d, b, e); rn == 0 {
+				d = unescaped[b[e+1] : b[e+1]+1 : b[e+1]+1]
+			} else if d, rn = decode(jsonEsc, buf[:0], b, e); rn == 0 {
 				return true // a backslash kept may begin an escape of the view
 			}
 			for _, c := range d {

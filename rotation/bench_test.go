@@ -1,3 +1,7 @@
+// The child is a sh script timing its starts with GNU date's %N.
+
+//go:build linux
+
 package rotation_test
 
 import (

@@ -1,3 +1,7 @@
+// The child is a sh script; the old child's end is checked in /proc.
+
+//go:build linux
+
 package rotation_test
 
 import (

@@ -12,11 +12,12 @@ import (
 )
 
 // watchDirs watches the directories of names (dir -> base names) until ctx
-// is done, calling changed with the path of a watched file that was
-// written, created, renamed or removed, until changed returns false. A
-// "..data" style name counts for every file of its directory: Kubernetes
-// updates a secret volume by swapping that symlink.
-func watchDirs(ctx context.Context, log *slog.Logger, names map[string]map[string]bool, changed func(string) bool) {
+// is done, calling ready once the watches are in place, and changed with the
+// path of a watched file that was written, created, renamed or removed,
+// until changed returns false. A "..data" style name counts for every file
+// of its directory: Kubernetes updates a secret volume by swapping that
+// symlink.
+func watchDirs(ctx context.Context, log *slog.Logger, names map[string]map[string]bool, ready func() bool, changed func(string) bool) {
 	fw, err := fsnotify.NewWatcher()
 	if err != nil {
 		log.Warn("cannot watch files; their changes will not be seen", "err", err)
@@ -27,6 +28,9 @@ func watchDirs(ctx context.Context, log *slog.Logger, names map[string]map[strin
 		if err := fw.Add(dir); err != nil {
 			log.Warn("cannot watch a directory; changes to its files will not be seen", "dir", dir, "err", err)
 		}
+	}
+	if !ready() {
+		return
 	}
 	for {
 		select {

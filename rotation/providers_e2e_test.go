@@ -1,3 +1,7 @@
+// The tests start their launchers with e2e_test.go's startRun.
+
+//go:build linux
+
 package rotation_test
 
 import (

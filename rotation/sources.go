@@ -299,7 +299,13 @@ func (w *Watcher) watchFiles(ctx context.Context, files []string, hints chan<- h
 		}
 		names[dir][base] = true
 	}
-	watchDirs(ctx, w.Log, names, func(file string) bool {
+	// A file changed between the resolution the child started with and
+	// the watch would go unseen: once the watches are in place, check them
+	// all (a re-resolution that restarts nothing if nothing changed).
+	ready := func() bool {
+		return send(ctx, hints, hint{reason: "files watched: checking them once", quiet: true})
+	}
+	watchDirs(ctx, w.Log, names, ready, func(file string) bool {
 		return send(ctx, hints, hint{reason: "file changed: " + file})
 	})
 }

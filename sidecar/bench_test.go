@@ -1,3 +1,7 @@
+// The benchmarks build their servers with e2e_test.go's build.
+
+//go:build linux
+
 package sidecar_test
 
 import (

@@ -43,13 +43,15 @@ func (b *backend) start(kind string, log *slog.Logger, onLine func([]byte), rest
 	c := &child{in: inW, updates: make(chan injector.Launch, 1), cancel: cancel, done: make(chan struct{})}
 	m := b.sc.opts.Metrics
 	sup := &injector.Supervisor{
-		Spec:   b.sc.opts.Spec,
-		Stdin:  inR,
-		Stdout: &lineWriter{f: func(line []byte) { b.redactions(line); onLine(line) }},
-		Stderr: b.stderr,
-		MCP:    injector.MCPOn,
-		Redact: b.sc.opts.Redact,
-		Log:    log,
+		Spec:       b.sc.opts.Spec,
+		Stdin:      inR,
+		Stdout:     &lineWriter{f: func(line []byte) { b.redactions(line); onLine(line) }},
+		Stderr:     b.stderr,
+		MCP:        injector.MCPOn,
+		Redact:     b.sc.opts.Redact,
+		Guard:      b.sc.opts.Guard,
+		MaxMessage: b.sc.opts.MaxMessage,
+		Log:        log,
 		Restarted: func(l injector.Launch) {
 			m.restarts.WithLabelValues(b.name, "rotation").Inc()
 			if restarted != nil {

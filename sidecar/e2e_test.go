@@ -1,3 +1,7 @@
+// serve is started with a parent-death signal and stopped with SIGTERM.
+
+//go:build linux
+
 package sidecar_test
 
 import (
@@ -58,16 +62,11 @@ func build(t testing.TB) (cli, envserver string) {
 		if bins.dir, bins.err = os.MkdirTemp("", "sidecar-test"); bins.err != nil {
 			return
 		}
-		bins.cli, bins.envserver = filepath.Join(bins.dir, "mcp-secrets"), filepath.Join(bins.dir, "envserver")
-		for out, pkg := range map[string]string{
-			bins.cli:       "github.com/mcp-secrets/mcp-secrets/cmd/mcp-secrets",
-			bins.envserver: "github.com/mcp-secrets/mcp-secrets/examples/envserver",
-		} {
-			if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
-				bins.err = fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
-				return
-			}
+		// Race-built under go test -race, as the package's tests are.
+		if bins.cli, bins.err = testenv.BuildInto(bins.dir, "github.com/mcp-secrets/mcp-secrets/cmd/mcp-secrets", "mcp-secrets"); bins.err != nil {
+			return
 		}
+		bins.envserver, bins.err = testenv.BuildInto(bins.dir, "github.com/mcp-secrets/mcp-secrets/examples/envserver", "envserver")
 	})
 	if bins.err != nil {
 		t.Fatal(bins.err)

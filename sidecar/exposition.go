@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -187,9 +186,7 @@ func writeProcess(w *bufio.Writer, started time.Time) {
 	runtime.ReadMemStats(&ms)
 	one(gauge, "go_goroutines", "Number of goroutines that currently exist.", float64(runtime.NumGoroutine()))
 	one(gauge, "go_memstats_heap_alloc_bytes", "Number of heap bytes allocated and currently in use.", float64(ms.HeapAlloc))
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
-		cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	if cpu, ok := cpuTime(); ok {
 		one(counter, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", cpu.Seconds())
 	}
 	if rss, ok := residentBytes(); ok {

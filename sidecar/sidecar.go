@@ -32,9 +32,11 @@ import (
 
 // Options configure a Sidecar.
 type Options struct {
-	Spec         injector.Spec // how children are stopped
-	Redact       *redact.Set   // values hidden from what children print; nil: none
-	Stderr       io.Writer     // the children's stderr, redacted, each line prefixed by its server's name
+	Spec         injector.Spec   // how children are stopped
+	Guard        *injector.Guard // contains every child's tree, however the sidecar ends
+	MaxMessage   int             // longest message from a child; 0: injector.DefaultMaxMessage
+	Redact       *redact.Set     // values hidden from what children print; nil: none
+	Stderr       io.Writer       // the children's stderr, redacted, each line prefixed by its server's name
 	Log          *slog.Logger
 	Metrics      *Metrics
 	MaxSessions  int           // stateful sessions per server

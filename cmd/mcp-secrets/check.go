@@ -3,10 +3,12 @@ package main
 import (
 	"cmp"
 	"fmt"
+	"os/exec"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/mcp-secrets/mcp-secrets/injector"
 	"github.com/mcp-secrets/mcp-secrets/providers"
 )
 
@@ -24,6 +26,12 @@ func (a *app) checkCmd() *cobra.Command {
 			res, err := sess.resolve(cmd.Context())
 			if res != nil {
 				a.printTable(res.Resolved)
+			}
+			if err == nil && len(args) > 0 {
+				// The last check run makes before it starts the child.
+				if _, lerr := exec.LookPath(args[0]); lerr != nil {
+					err = &injector.StartError{Err: lerr}
+				}
 			}
 			return err
 		},

@@ -60,7 +60,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = usageError{err}
 	}
 	if err != nil {
-		w := redact.NewWriter(stderr, a.redact, false)
+		w := lineWriter{redact.NewWriter(stderr, a.redact, false)}
 		for line := range strings.SplitSeq(err.Error(), "\n") {
 			fmt.Fprintf(w, "mcp-secrets: %s\n", line)
 		}
@@ -89,7 +89,7 @@ func (a *app) rootCmd() *cobra.Command {
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.logFormat, "log-format", "text", "log format on stderr: text or json")
 	pf.StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(a.runCmd(), a.execCmd(), a.checkCmd(), a.versionCmd(), a.scanCmd(), a.wrapCmd(), a.serveCmd())
+	root.AddCommand(a.runCmd(), a.execCmd(), a.checkCmd(), a.versionCmd(), a.scanCmd(), a.wrapCmd(), a.serveCmd(), a.watchdogCmd())
 	return root
 }
 
@@ -119,11 +119,24 @@ func (a *app) setupLog() error {
 	opts := &slog.HandlerOptions{Level: level}
 	switch a.logFormat {
 	case "text":
-		a.log = slog.New(slog.NewTextHandler(redact.NewWriter(a.stderr, a.redact, false), opts))
+		a.log = slog.New(slog.NewTextHandler(lineWriter{redact.NewWriter(a.stderr, a.redact, false)}, opts))
 	case "json":
-		a.log = slog.New(slog.NewJSONHandler(redact.NewWriter(a.stderr, a.redact, true), opts))
+		a.log = slog.New(slog.NewJSONHandler(lineWriter{redact.NewWriter(a.stderr, a.redact, true)}, opts))
 	default:
 		return usageError{fmt.Errorf("--log-format %q: want text or json", a.logFormat)}
 	}
 	return nil
+}
+
+// lineWriter writes each of the launcher's own lines (a log record, an
+// error) through the redactor at once: they are whole lines, never wrapped
+// base64, and must not wait for the next one (nor be lost at exit).
+type lineWriter struct{ w *redact.Writer }
+
+func (l lineWriter) Write(p []byte) (int, error) {
+	n, err := l.w.Write(p)
+	if err == nil {
+		err = l.w.Flush()
+	}
+	return n, err
 }

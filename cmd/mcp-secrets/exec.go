@@ -26,7 +26,11 @@ func (a *app) execCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return injector.Exec(res.Launch.Argv, res.Launch.Env)
+			code, err := injector.Exec(res.Launch.Argv, res.Launch.Env)
+			if err != nil {
+				return err
+			}
+			return exitError{code} // Windows, where the launcher waits for it
 		},
 	}
 	cmd.Flags().SetInterspersed(false)

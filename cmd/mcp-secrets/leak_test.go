@@ -1,3 +1,7 @@
+// strace records what the launcher writes: Linux.
+
+//go:build linux
+
 package main
 
 import (

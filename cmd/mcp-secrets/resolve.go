@@ -38,7 +38,7 @@ func (f *resolveFlags) register(fs *pflag.FlagSet, a *app, fallback providers.Fa
 	fs.StringArrayVar(&f.envFiles, "env-file", nil, "dotenv `file` of variables for the child (values may be references); repeatable, later files win; default for lookups: ./.env")
 	fs.StringVar(&f.defaultProvider, "default-provider", cmp.Or(a.getenv("MCP_SECRETS_DEFAULT_PROVIDER"), "dotenv"), "provider of references that name none (env MCP_SECRETS_DEFAULT_PROVIDER)")
 	fs.StringVar(&f.fallback, "fallback", cmp.Or(a.getenv("MCP_SECRETS_FALLBACK"), string(fallback)), "auto: providers not configured here take the value from the dotenv file; off; only: never contact a provider (env MCP_SECRETS_FALLBACK)")
-	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "timeout of each fetch from a provider")
+	durationVar(fs, &f.timeout, "timeout", 10*time.Second, "timeout of each fetch from a provider")
 	fs.StringArrayVar(&f.keepEnv, "keep-env", nil, "pass this `variable` of the launcher to the child even if it is a provider credential; repeatable")
 	fs.BoolVar(&f.cleanEnv, "clean-env", false, "start the child's environment empty, plus --keep-env names, --env-file variables and resolved references")
 	fs.BoolVar(&f.allowSecretArgs, "allow-secret-args", false, "allow references in the command's arguments (visible to every user in /proc/PID/cmdline)")
@@ -46,15 +46,17 @@ func (f *resolveFlags) register(fs *pflag.FlagSet, a *app, fallback providers.Fa
 
 // session holds what resolution needs, and can resolve again after a change.
 type session struct {
-	a           *app
-	flags       *resolveFlags
-	argv        []string
-	files       *dotenv.Files
-	stores      map[string]providers.Provider // as built; the resolver may read through a cache
-	resolver    *providers.Resolver
-	previous    []redact.Secret // the values of the last resolution
-	warnedShort map[string]bool // variables said to be too short to redact
-	owner       string          // whose values these are, among those the output hides (serve: a server)
+	a             *app
+	flags         *resolveFlags
+	argv          []string
+	files         *dotenv.Files
+	stores        map[string]providers.Provider // as built; the resolver may read through a cache
+	resolver      *providers.Resolver
+	history       []redact.Secret // every value resolved so far: they stay hidden
+	historySize   int
+	warnedShort   map[string]bool // variables said to be too short to redact
+	warnedHistory bool
+	owner         string // whose values these are, among those the output hides (serve: a server)
 }
 
 func (a *app) newSession(f *resolveFlags, argv []string) (*session, error) {
@@ -190,17 +192,25 @@ func (s *session) envFileVars() (map[string]string, error) {
 	return vars, nil
 }
 
-// redactAll makes every resolved value, and those of the resolution before
-// (an old child may still print them), ones the launcher's output hides.
+// redactAll makes every resolved value a target of the launcher's
+// redaction: each variable's whole value and each reference's value inside
+// it. Values of earlier resolutions stay targets for as long as the
+// launcher runs: an old child may still print them, and a revoked key is
+// still a key.
 func (s *session) redactAll(resolved []providers.Resolved) {
-	secrets := make([]redact.Secret, 0, len(resolved))
+	var now []redact.Secret
 	for _, r := range resolved {
-		secrets = append(secrets, redact.Secret{Name: r.Name, Value: r.Value.Reveal()})
+		var refs []string
+		for _, src := range r.Sources {
+			if v := src.Value.Reveal(); v != "" {
+				refs = append(refs, v)
+			}
+		}
+		now = append(now, redact.Targets(r.Name, r.Value.Reveal(), refs)...)
 	}
-	kept := append(secrets, s.previous...)
-	s.a.hide(s.owner, kept)
-	s.previous = secrets
-	for _, sec := range secrets {
+	s.remember(now)
+	s.a.hide(s.owner, slices.Concat(now, s.history))
+	for _, sec := range now {
 		if sec.Value != "" && len(sec.Value) < redact.MinLen && !s.warnedShort[sec.Name] {
 			s.a.log.Warn("value too short to redact from output", "variable", sec.Name, "min_length", redact.MinLen)
 			if s.warnedShort == nil {
@@ -208,5 +218,30 @@ func (s *session) redactAll(resolved []providers.Resolved) {
 			}
 			s.warnedShort[sec.Name] = true // once, not at every rotation
 		}
+	}
+}
+
+// historyBytes bounds the old values kept as targets (each costs the
+// redactor about nine times its size): rotations of a few dozen values an
+// hour for a year stay below it.
+const historyBytes = 1 << 20
+
+// remember adds the targets not yet in the history; past historyBytes the
+// oldest go, with a warning once.
+func (s *session) remember(targets []redact.Secret) {
+	for _, t := range targets {
+		if slices.ContainsFunc(s.history, func(h redact.Secret) bool { return h.Value == t.Value }) {
+			continue
+		}
+		s.history = append(s.history, t)
+		s.historySize += len(t.Value)
+	}
+	for s.historySize > historyBytes {
+		if !s.warnedHistory {
+			s.a.log.Warn("too many rotated values to keep redacting them all; the oldest are no longer hidden", "kept_bytes", historyBytes)
+			s.warnedHistory = true
+		}
+		s.historySize -= len(s.history[0].Value)
+		s.history = s.history[1:]
 	}
 }

@@ -2,17 +2,19 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"os/signal"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"golang.org/x/sys/unix"
 
 	"github.com/mcp-secrets/mcp-secrets/injector"
 	"github.com/mcp-secrets/mcp-secrets/providers"
@@ -35,16 +37,32 @@ type superviseFlags struct {
 	debounce     time.Duration
 	debounceMax  time.Duration
 	redact       bool
+	maxMessage   int64
 }
 
 func (f *superviseFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&f.stopSignal, "stop-signal", "SIGTERM", "signal that asks the child's process group to stop")
-	fs.DurationVar(&f.stopTimeout, "stop-timeout", 10*time.Second, "time the child has to stop before SIGKILL to its group")
+	fs.StringVar(&f.stopSignal, "stop-signal", "SIGTERM", "signal that asks the child's process group to stop (no meaning on Windows: CTRL_BREAK_EVENT, then the job ends)")
+	durationVar(fs, &f.stopTimeout, "stop-timeout", 10*time.Second, "time the child has to stop before SIGKILL to its group")
 	fs.BoolVar(&f.watch, "watch", true, "watch the secrets and restart the child when one really changes")
-	fs.DurationVar(&f.pollInterval, "poll-interval", 60*time.Second, "how often each store is asked for the versions of its secrets (±10%)")
-	fs.DurationVar(&f.debounce, "debounce", 500*time.Millisecond, "restart once no change has arrived for this long")
-	fs.DurationVar(&f.debounceMax, "debounce-max", 5*time.Second, "but never later than this after the first change")
-	fs.BoolVar(&f.redact, "redact", true, "replace resolved values in what an MCP child prints (stdout and stderr) with [REDACTED:VAR]")
+	durationVar(fs, &f.pollInterval, "poll-interval", 60*time.Second, "how often each store is asked for the versions of its secrets (±10%)")
+	durationVar(fs, &f.debounce, "debounce", 500*time.Millisecond, "restart once no change has arrived for this long")
+	durationVar(fs, &f.debounceMax, "debounce-max", 5*time.Second, "but never later than this after the first change")
+	fs.BoolVar(&f.redact, "redact", true, "replace resolved values in what the child prints (stdout and stderr) with [REDACTED:VAR]")
+	sizeVar(fs, &f.maxMessage, "max-message", injector.DefaultMaxMessage, "longest MCP message (a line), in bytes, from the client or the server; a longer one is dropped and a request it was gets an error reply")
+}
+
+// check validates what the flags parsers cannot see alone, and returns the
+// stop signal.
+func (f *superviseFlags) check() (syscall.Signal, error) {
+	if f.debounce > f.debounceMax {
+		return 0, usageError{fmt.Errorf("--debounce %v is longer than --debounce-max %v", f.debounce, f.debounceMax)}
+	}
+	return parseSignal(f.stopSignal)
+}
+
+// spec is how children are stopped.
+func (f *superviseFlags) spec(ownGroup bool, stop syscall.Signal) injector.Spec {
+	return injector.Spec{OwnGroup: ownGroup, StopSignal: stop, StopTimeout: f.stopTimeout}
 }
 
 // watcher watches the secrets of sess's resolutions; resolve resolves
@@ -85,7 +103,7 @@ func (a *app) runCmd() *cobra.Command {
 }
 
 func (a *app) runChild(ctx context.Context, f *runFlags, argv []string) error {
-	stopSig, err := parseSignal(f.supervise.stopSignal)
+	stopSig, err := f.supervise.check()
 	if err != nil {
 		return err
 	}
@@ -104,23 +122,21 @@ func (a *app) runChild(ctx context.Context, f *runFlags, argv []string) error {
 	if err != nil {
 		return err
 	}
-	if err := injector.NoDumps(); err != nil {
-		a.log.Warn("could not turn off core dumps", "err", err)
-	}
+	a.noDumps()
+	limitMemory(f.supervise.maxMessage)
 	reap := os.Getpid() == 1
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, injector.Signals(reap)...)
 	defer signal.Stop(sigs)
+	guard := injector.NewGuard(a.watchdog(), reap, a.log)
+	defer guard.Close()
 	sup := &injector.Supervisor{
-		Spec: injector.Spec{
-			OwnGroup:    !injector.IsTerminal(a.stdin),
-			StopSignal:  stopSig,
-			StopTimeout: f.supervise.stopTimeout,
-		},
+		Spec:  f.supervise.spec(!injector.IsTerminal(a.stdin), stopSig),
 		Stdin: a.stdin, Stdout: a.stdout, Stderr: a.stderr,
-		MCP:  mcpMode,
-		Log:  a.log,
-		Reap: reap,
+		MCP:        mcpMode,
+		MaxMessage: int(f.supervise.maxMessage),
+		Log:        a.log,
+		Guard:      guard,
 	}
 	if f.supervise.redact {
 		sup.Redact = a.redact
@@ -144,23 +160,51 @@ func (a *app) runChild(ctx context.Context, f *runFlags, argv []string) error {
 // resolveInterruptibly resolves, giving up if the launcher is told to stop
 // meanwhile: a client that gives up on a slow provider must not wait for it.
 func resolveInterruptibly(ctx context.Context, sess *session) (*rotation.Resolution, error) {
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	ctx, stop := signal.NotifyContext(ctx, injector.Signals(false)...)
 	defer stop()
 	return sess.resolve(ctx)
 }
 
-// parseSignal reads a signal name (SIGTERM, TERM) or number.
-func parseSignal(s string) (syscall.Signal, error) {
-	var n int
-	if _, err := fmt.Sscanf(s, "%d", &n); err == nil && n > 0 && n < 65 {
-		return syscall.Signal(n), nil
+// noDumps keeps the launcher's memory, which holds the values, out of core
+// files where the system allows it.
+func (a *app) noDumps() {
+	if err := injector.NoDumps(); errors.Is(err, errors.ErrUnsupported) {
+		a.log.Debug("no core dump control on this system")
+	} else if err != nil {
+		a.log.Warn("could not turn off core dumps", "err", err)
 	}
-	name := s
-	if len(name) < 3 || name[:3] != "SIG" {
-		name = "SIG" + name
+}
+
+// limitMemory asks the garbage collector to keep the heap near what the
+// largest messages need, rather than letting it double: the launcher's
+// memory stays small whatever a peer sends (a soft limit; nothing fails).
+func limitMemory(maxMessage int64) {
+	debug.SetMemoryLimit(32<<20 + 2*maxMessage)
+}
+
+// watchdog is the command of the guard's watchdog: this binary, re-executed.
+func (a *app) watchdog() *exec.Cmd {
+	self, err := os.Executable()
+	if err != nil {
+		a.log.Warn("no watchdog: processes a child starts may outlive the launcher if it is killed", "err", err)
+		return nil
 	}
-	if sig := unix.SignalNum(name); sig != 0 {
-		return sig, nil
+	cmd := exec.Command(self, watchdogCommand)
+	cmd.Args[0] = os.Args[0] // as invoked: a multi-call binary (the tests') dispatches on it
+	return cmd
+}
+
+// watchdogCommand is the hidden command the watchdog runs as.
+const watchdogCommand = "internal-watchdog"
+
+func (a *app) watchdogCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:    watchdogCommand,
+		Short:  "The watchdog that kills a launcher's children when it ends (started by run and serve)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			return exitError{injector.WatchdogMain(a.stdin)}
+		},
 	}
-	return 0, usageError{fmt.Errorf("--stop-signal %q: not a signal", s)}
 }

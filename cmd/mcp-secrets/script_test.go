@@ -1,8 +1,11 @@
+// The scripts send signals, and check processes in /proc.
+
+//go:build linux
+
 package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"strconv"
@@ -14,12 +17,6 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 	"golang.org/x/sys/unix"
 )
-
-func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
-		"mcp-secrets": func() { os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
-	})
-}
 
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{

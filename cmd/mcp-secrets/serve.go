@@ -9,7 +9,6 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -64,10 +63,10 @@ func (a *app) serveCmd() *cobra.Command {
 	fs.IntVar(&f.poolSize, "pool-size", 2, "warm children per server for stateless requests (protocol 2026-07-28)")
 	fs.IntVar(&f.maxSessions, "max-sessions", 64, "stateful sessions per server (one child each)")
 	fs.DurationVar(&f.idleTimeout, "idle-timeout", 30*time.Minute, "end a session without requests for this long (0: never)")
-	fs.Int64Var(&f.maxBody, "max-body", 4<<20, "largest request body, in bytes")
+	sizeVar(fs, &f.maxBody, "max-body", 4<<20, "largest request body, in bytes")
 	fs.StringVar(&f.authToken, "auth-token", "", "bearer token the MCP endpoints require; better a reference, or env MCP_SECRETS_AUTH_TOKEN (argv is readable by every user)")
 	fs.StringArrayVar(&f.allowOrigins, "allow-origin", nil, "an `origin` (scheme://host:port) browsers may call from, besides localhost; repeatable")
-	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 20*time.Second, "on SIGTERM, time to drain sessions and stop the children")
+	durationVar(fs, &f.shutdownTimeout, "shutdown-timeout", 20*time.Second, "on SIGTERM, time to drain sessions and stop the children")
 	return cmd
 }
 
@@ -86,12 +85,12 @@ func (s *served) resolve(ctx context.Context) (*rotation.Resolution, error) {
 }
 
 func (a *app) serve(ctx context.Context, f *serveFlags) error {
-	stopSig, err := parseSignal(f.supervise.stopSignal)
+	stopSig, err := f.supervise.check()
 	if err != nil {
 		return err
 	}
-	if f.poolSize < 0 || f.maxSessions < 0 || f.maxBody <= 0 {
-		return usageError{errors.New("--pool-size and --max-sessions cannot be negative, --max-body must be positive")}
+	if f.poolSize < 0 || f.maxSessions < 0 {
+		return usageError{errors.New("--pool-size and --max-sessions cannot be negative")}
 	}
 	// Every problem is found, one line each, before anything listens: the
 	// config's, then every reference of every server, resolved now.
@@ -112,7 +111,7 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 	fresh := *base.resolver // for /readyz: every reference from its store, now
 	fresh.Providers = counted
 
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	ctx, stop := signal.NotifyContext(ctx, injector.Signals(false)...)
 	defer stop()
 
 	servers, problems := a.resolveServers(ctx, f, cfg, base, metrics)
@@ -124,9 +123,10 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	if err := injector.NoDumps(); err != nil {
-		a.log.Warn("could not turn off core dumps", "err", err)
-	}
+	a.noDumps()
+	limitMemory(f.supervise.maxMessage)
+	guard := injector.NewGuard(a.watchdog(), false, a.log)
+	defer guard.Close()
 
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
@@ -141,7 +141,9 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 		a.log.Info("health and metrics", "addr", admin.Addr().String())
 	}
 	opts := sidecar.Options{
-		Spec:            injector.Spec{OwnGroup: true, StopSignal: stopSig, StopTimeout: f.supervise.stopTimeout},
+		Spec:            f.supervise.spec(true, stopSig),
+		Guard:           guard,
+		MaxMessage:      int(f.supervise.maxMessage),
 		Stderr:          a.stderr,
 		Log:             a.log,
 		Metrics:         metrics,
@@ -186,7 +188,7 @@ func (a *app) resolveServers(ctx context.Context, f *serveFlags, cfg *sidecar.Co
 			continue
 		}
 		sess := *base
-		sess.argv, sess.owner, sess.previous = argv, c.Name, nil
+		sess.argv, sess.owner, sess.history, sess.historySize = argv, c.Name, nil, 0
 		servers = append(servers, &served{name: c.Name, where: where, sess: &sess, environ: serverEnviron(a.environ, c.Env), env: c.Env})
 	}
 	failed := make([]error, len(servers))

@@ -99,7 +99,7 @@ func TestResolve(t *testing.T) {
 	arn, v1 := f.create(t, "db", `{"user":"app","password":"s3cr3t-pw","tls":{"mode":"verify-full","port":5432}}`, nil)
 	v2 := f.put(t, "db", `{"user":"app","password":"n3w-pw","tls":{"mode":"require","port":5432}}`)
 	_, tokenVersion := f.create(t, "token", "plain-token-value", nil)
-	_, binVersion := f.create(t, "cert", "", []byte{0x00, 0xff, 'k', 'e', 'y', 0x80})
+	_, binVersion := f.create(t, "cert", "", []byte{0xff, 'k', 'e', 'y', 0x80})
 	db, token, cert := f.prefix+"db", f.prefix+"token", f.prefix+"cert"
 	partial := strings.TrimSuffix(arn, arn[len(arn)-7:]) // the ARN without AWS's random suffix
 
@@ -119,7 +119,7 @@ func TestResolve(t *testing.T) {
 		// stays on several versions (TESTING.md).
 		{"stage AWSPREVIOUS", "$<aws:" + db + "?stage=AWSPREVIOUS#password>", "s3cr3t-pw", v1},
 		{"ARN, version and stage", "$<aws:" + arn + "?version=" + v1 + "&stage=AWSPREVIOUS#password>", "s3cr3t-pw", v1},
-		{"binary", "$<aws:" + cert + ">", "\x00\xffkey\x80", binVersion},
+		{"binary", "$<aws:" + cert + ">", "\xffkey\x80", binVersion},
 		{"in a template", "postgresql://$<aws:" + db + "#user>:$<aws:" + db + "#password>@db/app", "postgresql://app:n3w-pw@db/app", v2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -148,6 +148,7 @@ func TestErrors(t *testing.T) {
 	f.create(t, "expired", value, nil)
 	f.create(t, "broken", value, nil)
 	f.create(t, "json", `{"password":"`+value+`"}`, nil)
+	f.create(t, "nul", "", []byte(value+"\x00"))
 	f.proxy.Fail(f.prefix+"locked", testenv.FaultDenied)
 	f.proxy.Fail(f.prefix+"kms", testenv.Fault{Status: 400, Code: "DecryptionFailure"})
 	f.proxy.Fail(f.prefix+"expired", testenv.Fault{Status: 400, Code: "ExpiredTokenException"})
@@ -168,6 +169,8 @@ func TestErrors(t *testing.T) {
 		{name: "expired token", ref: "expired", kind: providers.ErrDenied, msg: "ExpiredTokenException"},
 		{name: "5xx after retries", ref: "broken", kind: providers.ErrUnavailable, msg: "InternalServiceError"},
 		{name: "no such field", ref: "json#user", kind: providers.ErrNotFound, msg: `no key "user" (keys: password)`},
+		// No environment can carry it: an error before anything starts.
+		{name: "a NUL byte", ref: "nul", kind: providers.ErrMalformed, msg: "the value holds a NUL byte"},
 		{name: "not an ARN of a secret", ref: "arn:aws:s3:::bucket", kind: providers.ErrConfig, msg: "not a Secrets Manager secret ARN"},
 		{
 			name: "no region", env: env{"AWS_ENDPOINT_URL": f.proxy.URL, "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"},

@@ -55,7 +55,7 @@ func TestCLI(t *testing.T) {
 		{
 			name:     "run",
 			vars:     []string{"API_KEY=$<azure:testvault/api-key>", "DB_URL=postgres://$<azure:testvault/db#user>:$<azure:testvault/db#password>@db/app"},
-			args:     []string{"run", "--", "env"},
+			args:     []string{"run", "--redact=false", "--", "env"}, // the values themselves, as the child got them
 			stdout:   []string{"\nAPI_KEY=sk-live-cli-0123456789\n", "\nDB_URL=postgres://app:cli-db-pw-98765@db/app\n", "\nIDENTITY_ENDPOINT="},
 			noStdout: "AZURE_CLIENT_SECRET",
 		},
