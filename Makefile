@@ -9,21 +9,6 @@ BIN       := bin/mcp-secrets
 CACHE     ?= $(HOME)/.cache/mcp-secrets
 VAULT_BIN := $(CACHE)/vault-$(shell sha256sum tools/vault/go.sum | cut -c1-16)/vault
 CT_BIN    := $(CACHE)/consul-template-v0.41.1/consul-template
-NPM_STAMP := tools/npm/node_modules/.installed
-# Two cores: two packages at a time.
-TESTFLAGS ?= -p 2 -count=1 -timeout 20m
-FUZZTIME  ?= 10s
-# The supervisor, rotation and the sidecar run under the race detector, and
-# so do the binaries their tests start (internal/testenv builds them so).
-RACE_PKGS := ./injector/... ./rotation/... ./sidecar/...
-OTHER_PKGS = $(shell $(GO) list ./... | grep -v -E '/(injector|rotation|sidecar)(/|$$)')
-# Every package compiles and vets for these too: desktop clients run there.
-CROSS     := darwin/amd64 darwin/arm64 windows/amd64
-# The release archives: static binaries, as `go install` builds them.
-DIST      := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
-
-export MCP_SECRETS_VAULT_BIN := $(VAULT_BIN)
-export MCP_SECRETS_CONSUL_TEMPLATE := $(CT_BIN)
 
 .PHONY: build demo test unit cross fuzz bench dist lint vault npm clean
 
@@ -65,6 +50,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDefinitionLines$$' -fuzztime $(FUZZTIME) ./audit
 	$(GO) test -run '^$$' -fuzz '^FuzzAssignment$$' -fuzztime $(FUZZTIME) ./providers/dotenv
 	$(GO) test -run '^$$' -fuzz '^FuzzLines$$' -fuzztime $(FUZZTIME) ./injector
+	$(GO) test -run '^$$' -fuzz '^FuzzSplit$$' -fuzztime $(FUZZTIME) ./providers/keychain
 
 # Go benchmarks (rotation latency per store and against consul-template,
 # polling cost, providers, redaction, the MCP relay), then the table of whole
@@ -79,6 +65,7 @@ lint:
 
 vault: $(VAULT_BIN)
 $(VAULT_BIN): tools/vault/go.mod tools/vault/go.sum
+	@echo "Building the Vault test server into $@: once per machine, 10 to 18 minutes on 2 cores (tools/vault)"
 	mkdir -p $(dir $@)
 	cd tools/vault && GOSUMDB=off GOFLAGS=-mod=mod $(GO) build -o $@ github.com/hashicorp/vault
 

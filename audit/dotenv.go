@@ -73,6 +73,9 @@ func (s *Scanner) dotenvSecrets(t target, data []byte) ([]Finding, error) {
 	var secrets []Finding
 	for _, name := range names {
 		v := vars[name]
+		if allowed(data, lines[name]) {
+			continue
+		}
 		for _, m := range s.Detector.Find(t.path, name, v) {
 			line := lines[name]
 			secrets = append(secrets, Finding{

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -240,7 +241,26 @@ func (s *Scanner) scanConfig(t target) ([]Finding, error) {
 	}
 	var out []Finding
 	for _, h := range Hits(s.Detector, f) {
-		out = append(out, h.Finding(t.display))
+		if fi := h.Finding(t.display); !allowed(data, fi.Line) {
+			out = append(out, fi)
+		}
 	}
 	return out, nil
+}
+
+// AllowMarker on a line (in a comment: `# mcp-secrets:allow` in a .env or
+// TOML, `// mcp-secrets:allow` in JSONC) says its value is a deliberate
+// fake, such as a demo's: scan does not report it, as gitleaks:allow.
+const AllowMarker = "mcp-secrets:allow"
+
+// allowed reports whether line (1-based) of data carries AllowMarker.
+func allowed(data []byte, line int) bool {
+	for i := 1; len(data) > 0; i++ {
+		l, rest, _ := bytes.Cut(data, []byte{'\n'})
+		if i == line {
+			return bytes.Contains(l, []byte(AllowMarker))
+		}
+		data = rest
+	}
+	return false
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mcp-secrets/mcp-secrets/internal/testenv"
+	"github.com/mcp-secrets/mcp-secrets/launch"
 	"github.com/mcp-secrets/mcp-secrets/redact"
 )
 
@@ -37,7 +38,7 @@ func proxied(b *testing.B, size int) (call func() int, stop func()) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		s.Run(ctx, Launch{Argv: []string{blob, "-blob-server", fmt.Sprint(size)}, Env: os.Environ()}, nil, nil)
+		s.Run(ctx, launch.Launch{Argv: []string{blob, "-blob-server", fmt.Sprint(size)}, Env: os.Environ()}, nil, nil)
 	}()
 	out := bufio.NewReaderSize(outR, 1<<20)
 	n := 0
@@ -70,7 +71,7 @@ func BenchmarkProxyRoundTrip(b *testing.B) {
 }
 
 func BenchmarkProxyThroughput(b *testing.B) {
-	call, stop := proxied(b, 8<<20)
+	call, stop := proxied(b, 4<<20)
 	defer stop()
 	b.SetBytes(int64(call()))
 	for b.Loop() {

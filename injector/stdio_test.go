@@ -30,14 +30,14 @@ func TestQueueBackpressure(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := &gatedWriter{open: make(chan struct{})}
 		var wg sync.WaitGroup
-		q := newOutQueue(w, false, &wg)
+		q := newOutQueue(w, false, nil, &wg)
 		quit := make(chan struct{})
 		fed := 0
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
 			for fed < 3*queueLimit {
-				if !q.waitRoom(quit) {
+				if !q.waitRoom(quit, nil) {
 					return
 				}
 				q.push(make([]byte, 1<<20))
@@ -88,8 +88,8 @@ func FuzzLines(f *testing.F) {
 					t.Fatal("tooLong with no head")
 				}
 			})
-			if len(b.buf) > limit {
-				t.Fatalf("holding %d bytes, limit %d", len(b.buf), limit)
+			if b.n > limit {
+				t.Fatalf("holding %d bytes, limit %d", b.n, limit)
 			}
 		}
 		if len(got) != len(want) {

@@ -1,7 +1,6 @@
 package injector
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -12,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mcp-secrets/mcp-secrets/internal/backoff"
+	"github.com/mcp-secrets/mcp-secrets/launch"
 	"github.com/mcp-secrets/mcp-secrets/redact"
 )
 
@@ -63,12 +64,15 @@ type Supervisor struct {
 	// Guard contains every child's tree however the launcher ends, and reaps
 	// orphans as PID 1; nil for neither.
 	Guard *Guard
+	// Conn, if set, is the client instead of the stdio (which then go
+	// unused): MCP messages in and out.
+	Conn *Conn
 	// Restarted, if set, is called on the supervisor's goroutine once a
 	// restart has finished, with the launch the child now runs: the sidecar
 	// counts restarts and routes to children that run the newest values.
-	Restarted func(Launch)
+	Restarted func(launch.Launch)
 
-	retryBase time.Duration // half the first pause before a failed restart is tried again; 0 means 1s
+	retryPolicy backoff.Policy // the pause before a failed restart is tried again; zero: 2s doubling to a minute
 }
 
 // Signals are the signals the caller should relay to Run (os/signal.Notify);
@@ -79,11 +83,6 @@ func Signals(reap bool) []os.Signal {
 		s = append(s, childSignal...)
 	}
 	return s
-}
-
-// Launch is what a child starts with.
-type Launch struct {
-	Argv, Env []string
 }
 
 // StartError is a child that could not be started.
@@ -110,10 +109,11 @@ const (
 	stopping         // the launcher is ending with the child
 )
 
-// proc is a child with the launcher's view of it.
-type proc struct {
-	c      *child
-	launch Launch
+// child is a child process as the loop sees it: its pipes, the requests in
+// flight to it, the launch it runs.
+type child struct {
+	c      *process
+	launch launch.Launch
 	seq    int       // the wanted launch it runs: the higher, the newer
 	gen    int       // 0 for the first child, then one more per start
 	in     *outQueue // its stdin, when the launcher feeds it
@@ -140,23 +140,24 @@ type loop struct {
 	st                    state
 	// The newest wanted launch. Every start, retry and take-over runs it,
 	// and a child whose seq is lower is replaced as soon as none is under way.
-	want     Launch
+	want     launch.Launch
 	wantSeq  int
-	exited   chan *child
+	exited   chan *process
 	chunks   chan chunk
 	timeouts chan func() // work scheduled by timers, run by the loop
 	quit     chan struct{}
 	io       sync.WaitGroup // goroutines that move bytes
-	procs    map[*child]*proc
-	cur      *proc
+	children map[*process]*child
+	cur      *child
 	gen      int
-	out      *outQueue                // the client's stdout
-	dest     atomic.Pointer[outQueue] // where the client's bytes go: its reader waits for room there
-	barrier  *outQueue                // dest while no child takes them (stop-then-start)
-	client   lines                    // the client's bytes not yet handled
-	eof      bool                     // the client closed stdin
+	out      *outQueue                 // the client's stdout
+	dest     *atomic.Pointer[outQueue] // where the client's bytes go: its reader (or Conn.Send) waits for room there
+	barrier  *outQueue                 // dest while no child takes them (stop-then-start)
+	client   lines                     // the client's messages (MCP), split into lines
+	pending  []byte                    // the client's bytes not yet handed on (undecided, raw)
+	eof      bool                      // the client closed stdin
 	status   int
-	sess     *session
+	relay    *relay
 	retry    int         // failed MCP restarts in a row
 	retryT   *time.Timer // the pending retry, if any
 	unblock  func()      // interrupts the read of the client's stdin
@@ -166,38 +167,50 @@ type loop struct {
 	spawner  *spawner
 }
 
-// Run starts the child with launch and supervises it until it ends,
+// Run starts the child with first and supervises it until it ends,
 // returning its exit status. A value on updates is the newest wanted launch:
 // the child is restarted with it. Canceling ctx stops the child.
-func (s *Supervisor) Run(ctx context.Context, launch Launch, updates <-chan Launch, signals <-chan os.Signal) (int, error) {
+func (s *Supervisor) Run(ctx context.Context, first launch.Launch, updates <-chan launch.Launch, signals <-chan os.Signal) (int, error) {
 	l := &loop{
 		s:        s,
-		want:     launch,
-		exited:   make(chan *child),
+		want:     first,
+		exited:   make(chan *process),
 		chunks:   make(chan chunk),
 		timeouts: make(chan func()),
 		quit:     make(chan struct{}),
-		procs:    map[*child]*proc{},
-		sess:     newSession(),
+		children: map[*process]*child{},
+		relay:    newRelay(),
 		spawner:  newSpawner(),
 	}
-	l.stdin = s.MCP != MCPOff && !IsTerminal(s.Stdin)
-	l.stdout = l.stdin || s.Redact != nil && !IsTerminal(s.Stdout)
 	l.stderr = s.Redact != nil && !IsTerminal(s.Stderr)
-	switch {
-	case !l.stdin:
-		l.mode = raw
-	case s.MCP == MCPOn:
-		l.mode = mcp
-	}
-	if l.stdout {
-		l.out = newOutQueue(s.Stdout, false, &l.io)
-	}
-	if l.stdin {
-		in, interrupt, release := interruptible(s.Stdin)
-		defer release()
-		l.unblock = interrupt
-		l.io.Go(func() { readChunks(in, nil, l.chunks, l.quit, l.dest.Load) })
+	var connIn chan Message
+	var connClosed chan struct{}
+	if c := s.Conn; c != nil {
+		l.stdin, l.stdout, l.mode = true, true, mcp
+		l.dest = &c.dest
+		connIn, connClosed = c.in, c.closed
+		defer close(c.ended)
+	} else {
+		l.dest = new(atomic.Pointer[outQueue])
+		l.stdin = s.MCP != MCPOff && !IsTerminal(s.Stdin)
+		l.stdout = l.stdin || s.Redact != nil && !IsTerminal(s.Stdout)
+		switch {
+		case !l.stdin:
+			l.mode = raw
+		case s.MCP == MCPOn:
+			l.mode = mcp
+		}
+		if l.stdout {
+			w, direct, release := clientOut(s.Stdout)
+			defer release()
+			l.out = newOutQueue(w, false, direct, &l.io)
+		}
+		if l.stdin {
+			in, interrupt, release := interruptible(s.Stdin)
+			defer release()
+			l.unblock = interrupt
+			l.io.Go(func() { readChunks(in, nil, l.chunks, l.quit, l.dest.Load) })
+		}
 	}
 	defer l.shutdown()
 
@@ -209,12 +222,18 @@ func (s *Supervisor) Run(ctx context.Context, launch Launch, updates <-chan Laun
 		select {
 		case c := <-l.exited:
 			l.onExit(c)
-		case launch := <-updates:
-			l.onUpdate(launch)
+		case next := <-updates:
+			l.onUpdate(next)
 		case sig := <-signals:
 			l.onSignal(sig)
 		case ch := <-l.chunks:
 			l.onChunk(ch)
+		case m := <-connIn:
+			l.clientMessage(m.Line, m.Message, nil)
+		case <-connClosed:
+			connClosed = nil // handled once
+			l.eof = true
+			l.clientClosed()
 		case f := <-l.timeouts:
 			f()
 		case <-done:
@@ -244,7 +263,7 @@ func (l *loop) startChild() error {
 }
 
 // setCur makes p the current child: the client's bytes go to it.
-func (l *loop) setCur(p *proc) {
+func (l *loop) setCur(p *child) {
 	l.cur = p
 	l.dest.Store(p.in)
 	if l.barrier != nil {
@@ -254,7 +273,7 @@ func (l *loop) setCur(p *proc) {
 }
 
 // spawn starts a child with the newest wanted launch, and its byte movers.
-func (l *loop) spawn() (*proc, error) {
+func (l *loop) spawn() (*child, error) {
 	s := l.s
 	io := stdio{in: s.Stdin, out: s.Stdout, err: s.Stderr}
 	var theirs []*os.File // the child's ends: closed here once it has them
@@ -279,7 +298,7 @@ func (l *loop) spawn() (*proc, error) {
 			io.err, theirs = w, append(theirs, w)
 		}
 	}
-	var c *child
+	var c *process
 	if err == nil {
 		c, err = l.spawner.start(s.Spec, l.want, io, s.Guard, l.exited)
 	}
@@ -288,19 +307,21 @@ func (l *loop) spawn() (*proc, error) {
 		closeAll(inW, outR, errR)
 		return nil, err
 	}
-	p := &proc{c: c, launch: l.want, seq: l.wantSeq, gen: l.gen}
+	p := &child{c: c, launch: l.want, seq: l.wantSeq, gen: l.gen}
 	l.gen++
-	l.procs[c] = p
+	l.children[c] = p
 	if inW != nil {
-		p.in = newOutQueue(inW, true, &l.io)
+		p.in = newOutQueue(inW, true, directWriter(inW), &l.io)
 	}
 	if outR != nil {
 		p.pipes = append(p.pipes, outR)
-		p.raw = redact.NewWriter(queueWriter{l.out}, s.Redact, true)
-		p.idle = time.AfterFunc(time.Hour, func() { p.raw.FlushIdle() })
-		p.idle.Stop()
+		if l.out != nil {
+			p.raw = redact.NewWriter(queueWriter{l.out}, s.Redact, true)
+			p.idle = time.AfterFunc(time.Hour, func() { p.raw.FlushIdle() })
+			p.idle.Stop()
+		}
 		l.io.Go(func() {
-			readChunks(outR, p, l.chunks, l.quit, func() *outQueue { return l.out })
+			readChunks(outR, p, l.chunks, l.quit, l.outRoom)
 			outR.Close()
 		})
 	} else {
@@ -318,6 +339,10 @@ func (l *loop) spawn() (*proc, error) {
 	return p, nil
 }
 
+// outRoom is where a child's stdout goes: its reader waits for room there
+// (a Conn delivers without waiting).
+func (l *loop) outRoom() *outQueue { return l.out }
+
 // restarted reports a finished restart to the Restarted hook.
 func (l *loop) restarted() {
 	if l.s.Restarted != nil {
@@ -333,37 +358,10 @@ func closeAll(fs ...*os.File) {
 	}
 }
 
-// idleFlush is how long a child's output may pause before what the
-// redactor holds back, waiting for the rest of a line, is written anyway
-// (all but a tail that could begin a secret): a prompt without a newline,
-// or a protocol that does not end its messages with one, must not stall.
-const idleFlush = 20 * time.Millisecond
-
-// copyStderr relays a child's stderr, redacted line by line.
-func (l *loop) copyStderr(r io.Reader) {
-	rw := redact.NewWriter(l.s.Stderr, l.s.Redact, true)
-	idle := time.AfterFunc(time.Hour, func() { rw.FlushIdle() })
-	defer idle.Stop()
-	idle.Stop()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := r.Read(buf)
-		if n > 0 {
-			rw.Write(buf[:n])
-			idle.Reset(idleFlush)
-		}
-		if err != nil {
-			idle.Stop()
-			rw.Flush()
-			return
-		}
-	}
-}
-
 // onExit handles a child's exit.
-func (l *loop) onExit(c *child) {
-	p := l.procs[c]
-	delete(l.procs, c)
+func (l *loop) onExit(c *process) {
+	p := l.children[c]
+	delete(l.children, c)
 	p.exited = true
 	if c.err != nil {
 		l.s.Log.Warn("waiting for the child", "err", c.err)
@@ -398,9 +396,9 @@ func (l *loop) onExit(c *child) {
 const pipeGrace = 2 * time.Second
 
 // gone handles a child that exited and whose output is all read.
-func (l *loop) gone(p *proc) {
+func (l *loop) gone(p *child) {
 	if p != l.cur {
-		l.procGone(p) // a draining old child, a new one that failed to come up, or a stopped one
+		l.childGone(p) // a draining old child, a new one that failed to come up, or a stopped one
 		return
 	}
 	// The current child ended: on its own, or as the launcher is stopping.
@@ -409,62 +407,6 @@ func (l *loop) gone(p *proc) {
 
 // exitNoStart is the status when a restart could not start the child.
 const exitNoStart = 127
-
-// onUpdate makes launch the newest wanted one.
-func (l *loop) onUpdate(launch Launch) {
-	if l.st == stopping {
-		return
-	}
-	l.want = launch
-	l.wantSeq++
-	l.converge()
-}
-
-// converge replaces a child that does not run the newest wanted launch,
-// unless a restart is under way: when it ends, it converges again.
-func (l *loop) converge() {
-	if l.st != running || l.cur.seq == l.wantSeq {
-		return
-	}
-	if l.mode == undecided {
-		l.decide(raw) // a restart before the client spoke: nothing to replay
-	}
-	if l.mode == mcp {
-		if l.sess.next == nil {
-			l.restartMCP()
-		}
-		return
-	}
-	// Without MCP there is no session to keep: stop, then start. The
-	// client's bytes wait meanwhile.
-	l.st = restarting
-	l.barrier = newBarrier()
-	l.dest.Store(l.barrier)
-	l.s.Log.Info("restart begun", "pid", l.cur.c.pid(), "signal", l.s.Spec.StopSignal)
-	l.cur.c.stop(l.s.Spec.StopSignal)
-}
-
-// retryLater tries a failed restart again after a growing pause (2s to a
-// minute), unless a retry is already pending. It restarts with whatever is
-// newest then.
-func (l *loop) retryLater() {
-	if l.retryT != nil {
-		return
-	}
-	l.retry++
-	base := l.s.retryBase
-	if base == 0 {
-		base = time.Second
-	}
-	var t *time.Timer
-	t = l.after(min(base<<min(l.retry, 6), time.Minute), func() {
-		if l.retryT == t {
-			l.retryT = nil
-		}
-		l.converge()
-	})
-	l.retryT = t
-}
 
 // onSignal forwards a signal: a stop signal to every child's tree (the
 // launcher then ends with the current child), others to the current child.
@@ -487,7 +429,7 @@ func (l *loop) stopAll(sig syscall.Signal) {
 		l.retryT.Stop()
 		l.retryT = nil
 	}
-	for _, p := range l.procs {
+	for _, p := range l.children {
 		p.c.stop(sig)
 	}
 }
@@ -505,15 +447,15 @@ func (l *loop) after(d time.Duration, f func()) *time.Timer {
 // shutdown ends what Run started: the children still running (a draining or
 // starting MCP server), then the byte movers.
 func (l *loop) shutdown() {
-	for len(l.procs) > 0 {
-		for _, p := range l.procs {
+	for len(l.children) > 0 {
+		for _, p := range l.children {
 			p.c.kill()
 		}
 		c := <-l.exited
-		if p := l.procs[c]; p.in != nil {
+		if p := l.children[c]; p.in != nil {
 			p.in.close()
 		}
-		delete(l.procs, c)
+		delete(l.children, c)
 	}
 	l.spawner.close()
 	if l.out != nil {
@@ -527,115 +469,6 @@ func (l *loop) shutdown() {
 	t := time.AfterFunc(pipeGrace, func() { closeAll(l.pipes...) })
 	defer t.Stop()
 	l.io.Wait()
-}
-
-// onChunk handles bytes from the client or from a child's stdout.
-func (l *loop) onChunk(ch chunk) {
-	if ch.from == nil {
-		l.fromClient(ch)
-		return
-	}
-	p := ch.from
-	if ch.eof {
-		if l.mode == mcp {
-			p.out.flush(func(line []byte) { l.childLine(p, line) }) // a last line without its newline
-		}
-		p.idle.Stop()
-		p.raw.Flush()
-		p.outEOF = true
-		if p.exited {
-			l.gone(p)
-		}
-		return
-	}
-	if l.mode == undecided {
-		l.decide(raw) // the child spoke first: not an MCP server
-		l.flushRaw()
-	}
-	if l.mode == mcp {
-		l.childBytes(p, ch.data)
-		return
-	}
-	p.raw.Write(ch.data)
-	p.idle.Reset(idleFlush)
-}
-
-// fromClient handles bytes from the launcher's stdin.
-func (l *loop) fromClient(ch chunk) {
-	if ch.eof {
-		l.eof = true
-	}
-	if l.mode == undecided {
-		l.client.buf = append(l.client.buf, ch.data...)
-		if !l.detect() {
-			return
-		}
-		ch.data, l.client.buf = l.client.buf, nil
-		if l.mode == mcp {
-			ch.data = skipBlank(ch.data) // a JSON-RPC peer need not parse them
-		}
-	}
-	switch l.mode {
-	case raw:
-		l.client.buf = append(l.client.buf, ch.data...)
-		l.flushRaw()
-	case mcp:
-		l.client.feed(ch.data, l.maxMessage(), l.clientLine, l.clientTooLong)
-		if l.eof {
-			l.client.flush(l.clientLine)
-			l.clientClosed()
-		}
-	}
-}
-
-// flushRaw hands the client's bytes to the current child (raw mode), and
-// its EOF once the client closed stdin.
-func (l *loop) flushRaw() {
-	if l.mode != raw || l.st == restarting || l.cur.in == nil {
-		return
-	}
-	if len(l.client.buf) > 0 {
-		l.cur.in.push(l.client.buf)
-		l.client.buf = nil
-	}
-	if l.eof {
-		l.cur.in.close()
-	}
-}
-
-// detect decides the stdio mode from the client's first line, once it is
-// whole: MCP if it is a JSON-RPC request or notification (or a batch of
-// them); blank lines and a byte-order mark before it do not count. Anything
-// else, or a first line longer than a message may be, is raw.
-func (l *loop) detect() bool {
-	b := skipBlank(l.client.buf)
-	i := bytes.IndexByte(b, '\n')
-	switch {
-	case i >= 0 && opensMCP(b[:i]):
-		l.decide(mcp)
-	case i >= 0 || l.eof || len(l.client.buf) > l.maxMessage():
-		l.decide(raw)
-	}
-	return l.mode != undecided
-}
-
-// skipBlank skips what a client may send before its first message.
-func skipBlank(b []byte) []byte {
-	for {
-		n := len(b)
-		b = bytes.TrimLeft(b, " \t\r\n")
-		b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
-		if len(b) == n {
-			return b
-		}
-	}
-}
-
-// decide fixes the stdio mode after the first client line (or the child's
-// first output). Redaction does not depend on it.
-func (l *loop) decide(m mode) {
-	l.mode = m
-	l.s.Log.Debug("stdio", "mcp", m == mcp)
 }
 
 func isIn(sig os.Signal, set []os.Signal) bool {

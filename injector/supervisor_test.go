@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcp-secrets/mcp-secrets/internal/backoff"
 	"github.com/mcp-secrets/mcp-secrets/internal/testenv"
+	"github.com/mcp-secrets/mcp-secrets/launch"
 )
 
 // harness runs a Supervisor in-process in MCP mode on the fake server, with
@@ -22,7 +24,7 @@ type harness struct {
 	t       *testing.T
 	in      *os.File // the client's end of the supervisor's stdin
 	out     *bufio.Reader
-	updates chan Launch
+	updates chan launch.Launch
 	log     *testenv.Buffer
 	n       int
 	done    chan struct{}
@@ -30,12 +32,12 @@ type harness struct {
 	err     error
 }
 
-func fake(value string, kv ...string) Launch {
+func fake(value string, kv ...string) launch.Launch {
 	self, _ := os.Executable()
-	return Launch{Argv: []string{self}, Env: RoleEnv("fake-mcp", append([]string{"FAKE_VALUE=" + value}, kv...)...)}
+	return launch.Launch{Argv: []string{self}, Env: RoleEnv("fake-mcp", append([]string{"FAKE_VALUE=" + value}, kv...)...)}
 }
 
-func newHarness(t *testing.T, first Launch, sup *Supervisor, signals ...chan os.Signal) *harness {
+func newHarness(t *testing.T, first launch.Launch, sup *Supervisor, signals ...chan os.Signal) *harness {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("-short: starts processes")
@@ -48,7 +50,7 @@ func newHarness(t *testing.T, first Launch, sup *Supervisor, signals ...chan os.
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, in: inW, out: bufio.NewReader(outR), updates: make(chan Launch), log: &testenv.Buffer{}, done: make(chan struct{})}
+	h := &harness{t: t, in: inW, out: bufio.NewReader(outR), updates: make(chan launch.Launch), log: &testenv.Buffer{}, done: make(chan struct{})}
 	if sup == nil {
 		sup = &Supervisor{}
 	}
@@ -181,7 +183,7 @@ func TestNewestLaunchWins(t *testing.T) {
 	t.Run("failed replay with a newer launch waiting", func(t *testing.T) {
 		// The retry pause is long: the newer launch must be tried at once,
 		// not parked behind a retry of the older one.
-		h := newHarness(t, fake("v0"), &Supervisor{retryBase: time.Hour})
+		h := newHarness(t, fake("v0"), &Supervisor{retryPolicy: backoff.Policy{First: time.Hour, Max: time.Hour}})
 		h.initialize()
 		h.updates <- fake("v1", "FAKE_INIT_DELAY=300ms", "FAKE_INIT_FAIL=1")
 		h.waitLog("restart begun", 1)
@@ -192,7 +194,7 @@ func TestNewestLaunchWins(t *testing.T) {
 		// v1 is refused once; its retry is due 400ms later, after v2 took
 		// over. Were the retry to run v1, it would succeed now.
 		marker := filepath.Join(t.TempDir(), "refused")
-		h := newHarness(t, fake("v0"), &Supervisor{retryBase: 200 * time.Millisecond})
+		h := newHarness(t, fake("v0"), &Supervisor{retryPolicy: backoff.Policy{First: 400 * time.Millisecond, Max: time.Second}})
 		h.initialize()
 		h.updates <- fake("v1", "FAKE_INIT_FAIL_ONCE="+marker)
 		h.waitLog("restart failed", 1)
@@ -208,7 +210,7 @@ func TestNewestLaunchWins(t *testing.T) {
 		// Without a newer launch, a refused restart is retried until it
 		// takes over.
 		marker := filepath.Join(t.TempDir(), "refused")
-		h := newHarness(t, fake("v0"), &Supervisor{retryBase: 50 * time.Millisecond})
+		h := newHarness(t, fake("v0"), &Supervisor{retryPolicy: backoff.Policy{First: 100 * time.Millisecond, Max: time.Second}})
 		h.initialize()
 		h.updates <- fake("v1", "FAKE_INIT_FAIL_ONCE="+marker)
 		h.settle("v1", 10*time.Second)

@@ -200,6 +200,7 @@ func TestJoinedByEscapes(t *testing.T) {
 		{"GET /x?q=split-se%0Acret-1", "GET /x?q=[REDACTED:S]"},
 		{"GET /x?q=split%2D\r\nsecret-1 ok", "GET /x?q=[REDACTED:S] ok"},
 		{"GET /x?q=s%70\nlit-secret-1", "GET /x?q=[REDACTED:S]"},
+		{`{"t":"split-se%0A\rcret-1"}`, `{"t":"[REDACTED:S]"}`},
 		{`{"t":"split\u002d\nsecret-1"}`, `{"t":"[REDACTED:S]"}`},
 		{`{"t":"c3BsaXQtc2Vj\ncmV0LTE="}`, `{"t":"[REDACTED:S]"}`},
 		{`{"t":"c3BsaXQtc2Vj\\ncmV0LTE="}`, `{"t":"[REDACTED:S]"}`},

@@ -175,8 +175,9 @@ func (r *Redactor) sides(sc *scratch, v *view, ms []match, mode findMode) []matc
 // jsonMatters reports whether b JSON-unescaped, or a view of that, can hold
 // a match that b and its own views cannot: whether an escape decodes to a
 // byte a match may take or to a trigger of a view ('\\', '%'), or a row of
-// escapes decodes to line breaks alone between two bytes a match may take
-// (or '%', which may begin one). Other bytes keep a match from joining the
+// escapes decodes to line breaks alone (a CR too: a percent-decoded LF
+// beside it makes a line break of it) between two bytes a match may take,
+// or '%', which may begin one. Other bytes keep a match from joining the
 // bytes around them. Line breaks of b beside an escape count too, rather
 // than be looked into.
 func (r *Redactor) jsonMatters(b []byte) bool {
@@ -187,27 +188,26 @@ func (r *Redactor) jsonMatters(b []byte) bool {
 			return false
 		}
 		// The row of escapes from j.
-		e, lf, breaks := j, false, true
+		e, breaks := j, true
 		for e < len(b) && b[e] == '\\' {
-			var d []byte
-			rn := 2
+			d, rn := buf[:0], 2
 			if e+1 < len(b) && unescaped[b[e+1]] != 0 {
-				d = unescaped[b[e+1] : b[e+1]+1 : b[e+1]+1]
-			} else if d, rn = decode(jsonEsc, buf[:0], b, e); rn == 0 {
+				d = append(d, unescaped[b[e+1]])
+			} else if d, rn = decode(jsonEsc, d, b, e); rn == 0 {
 				return true // a backslash kept may begin an escape of the view
 			}
 			for _, c := range d {
 				if r.near[c] || c == '\\' || c == '%' {
 					return true
 				}
-				lf, breaks = lf || c == '\n', breaks && isBreak(c)
+				breaks = breaks && isBreak(c)
 			}
 			e += rn
 		}
 		if j > 0 && isBreak(b[j-1]) || e < len(b) && isBreak(b[e]) {
 			return true
 		}
-		if lf && breaks && j > 0 && e < len(b) && r.joins(b[j-1], b[e]) {
+		if breaks && j > 0 && e < len(b) && r.joins(b[j-1], b[e]) {
 			return true
 		}
 		i = e
@@ -217,7 +217,8 @@ func (r *Redactor) jsonMatters(b []byte) bool {
 // percentMatters reports whether b percent-decoded, or that without line
 // breaks, can hold a match that b and its own views cannot: whether a
 // match may touch a byte an escape decodes to, judged by the four bytes
-// either side of it, or line breaks come as near.
+// either side of it, or a line break is as near (removed, it may join
+// other bytes to it).
 func (r *Redactor) percentMatters(b []byte) bool {
 	var buf [12 * gram]byte // before, after, and the two with the byte between
 	for i := 0; ; {
@@ -256,7 +257,7 @@ func (r *Redactor) percentMatters(b []byte) bool {
 			}
 		}
 		before, after := b[max(j-gram, 0):j], b[i:min(i+gram, len(b))]
-		if has(before, '%', '%') || has(after, '%', '%') {
+		if bytes.IndexByte(before, '%') >= 0 || bytes.IndexByte(after, '%') >= 0 {
 			// Escapes nearby: decode enough for four bytes either side.
 			// Each takes at most three; two more before may end an
 			// escape that began earlier.
@@ -266,7 +267,7 @@ func (r *Redactor) percentMatters(b []byte) bool {
 			after = after[:min(len(after), gram)]
 		}
 		t := append(append(append(buf[8*gram:8*gram], before...), c), after...)
-		if has(t, '\n', '\r') || r.touches(t, len(before), len(before)+1) {
+		if hasBreak(t) || r.touches(t, len(before), len(before)+1) {
 			return true
 		}
 	}
@@ -281,11 +282,9 @@ func holds(x uint32, c byte) bool {
 	return (y-ones)&^y&highs != 0
 }
 
-// has reports whether b, a few bytes (too few for IndexByte to pay), holds
-// x or y.
-func has(b []byte, x, y byte) bool {
+func hasBreak(b []byte) bool {
 	for _, c := range b {
-		if c == x || c == y {
+		if isBreak(c) {
 			return true
 		}
 	}
@@ -587,15 +586,23 @@ func (r *Redactor) settle(v *view, b []byte, w int, every bool) int {
 // takes b[e-1]) the gram at e. Padding may follow a match's last
 // character: an '=' always counts.
 func (r *Redactor) touches(b []byte, a, e int) bool {
-	near := a == e // the bytes beside line breaks were looked at already
-	for _, c := range b[a:min(max(e, a+1), len(b))] {
-		if c == '=' {
+	if a == e {
+		// Line breaks, between bytes a match may take (junctions,
+		// build): padding may come after them.
+		if a < len(b) && b[a] == '=' {
 			return true
 		}
-		near = near || r.near[c]
-	}
-	if !near {
-		return false
+	} else {
+		near := false
+		for _, c := range b[a:e] {
+			if c == '=' {
+				return true
+			}
+			near = near || r.near[c]
+		}
+		if !near {
+			return false
+		}
 	}
 	for g := max(a-gram, 0); g <= e && g+gram <= len(b); g++ {
 		if r.all.has(binary.LittleEndian.Uint32(b[g:])) {

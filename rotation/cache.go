@@ -64,6 +64,8 @@ type cached struct {
 	c    *Cache
 }
 
+var _ providers.Configurer = cached{}
+
 func (p cached) Configured() bool { return p.conf.Configured() }
 
 func (p cached) Fetch(ctx context.Context, ref providers.Ref) (providers.Secret, error) {

@@ -23,7 +23,9 @@ func watchDirs(ctx context.Context, log *slog.Logger, names map[string]map[strin
 		log.Warn("cannot watch files; their changes will not be seen", "err", err)
 		return
 	}
-	defer fw.Close()
+	// Closing an inotify descriptor waits out the kernel's RCU grace period
+	// (10-20 ms here): not on the way out of a launcher whose child ended.
+	defer func() { go fw.Close() }()
 	for dir := range names {
 		if err := fw.Add(dir); err != nil {
 			log.Warn("cannot watch a directory; changes to its files will not be seen", "dir", dir, "err", err)

@@ -15,33 +15,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mcp-secrets/mcp-secrets/launch"
 	"github.com/mcp-secrets/mcp-secrets/providers"
 )
-
-// VersionLister is a provider that can report the current version of many
-// secrets cheaply, in as few API calls as its store allows. A version is an
-// opaque marker that changes whenever the value may have (a version id, or
-// a digest where the store has none). Keys the store does not have are
-// absent from the map, not an error. An error means the store could not be
-// asked (unreachable, throttled, denied): the poller backs off and keeps the
-// old values.
-type VersionLister interface {
-	Versions(ctx context.Context, keys []providers.Key) (map[providers.Key]string, error)
-}
-
-// Renewer is a provider of leased secrets. Renew extends a lease and returns
-// it with its new TTL; a TTL shorter than asked for means the lease is near
-// its maximum. An error of kind providers.ErrNotFound or ErrDenied means it
-// can no longer be renewed.
-type Renewer interface {
-	Renew(ctx context.Context, lease providers.Lease) (providers.Lease, error)
-}
-
-// FileSource is a provider whose secrets live in local files, watched with
-// fsnotify on their directories.
-type FileSource interface {
-	Files(key providers.Key) []string
-}
 
 // plan is what to watch for one resolution.
 type plan struct {
@@ -52,18 +28,18 @@ type plan struct {
 
 type pollGroup struct {
 	provider string
-	lister   VersionLister
+	lister   providers.VersionLister
 	known    map[providers.Key]string // versions as resolved
 }
 
 type leaseWatch struct {
 	provider string
-	renewer  Renewer
+	renewer  providers.Renewer
 	lease    providers.Lease
 	keys     []providers.Key
 }
 
-func (w *Watcher) plan(r *Resolution) plan {
+func (w *Watcher) plan(r *launch.Resolution) plan {
 	p := plan{polls: map[string]*pollGroup{}, leases: map[string]*leaseWatch{}}
 	files := map[string]bool{}
 	for _, f := range w.Files {
@@ -77,7 +53,7 @@ func (w *Watcher) plan(r *Resolution) plan {
 			}
 			k := effectiveKey(src)
 			prov := w.Providers[src.Provider]
-			if rn, ok := prov.(Renewer); ok && src.Lease.ID != "" {
+			if rn, ok := prov.(providers.Renewer); ok && src.Lease.ID != "" {
 				lw := p.leases[src.Lease.ID]
 				if lw == nil {
 					lw = &leaseWatch{provider: src.Provider, renewer: rn, lease: src.Lease}
@@ -88,13 +64,13 @@ func (w *Watcher) plan(r *Resolution) plan {
 				}
 				continue
 			}
-			if fs, ok := prov.(FileSource); ok {
+			if fs, ok := prov.(providers.FileSource); ok {
 				for _, f := range fs.Files(k) {
 					files[f] = true
 				}
 				continue
 			}
-			if vl, ok := prov.(VersionLister); ok && !k.Pinned() {
+			if vl, ok := prov.(providers.VersionLister); ok && !k.Pinned() {
 				g := p.polls[src.Provider]
 				if g == nil {
 					g = &pollGroup{provider: src.Provider, lister: vl, known: map[providers.Key]string{}}
@@ -150,7 +126,7 @@ func (s *sources) stop() {
 	s.wg.Wait()
 }
 
-func (w *Watcher) start(ctx context.Context, r *Resolution, hints chan<- hint) *sources {
+func (w *Watcher) start(ctx context.Context, r *launch.Resolution, hints chan<- hint) *sources {
 	ctx, cancel := context.WithCancel(ctx)
 	s := &sources{cancel: cancel}
 	p := w.plan(r)
@@ -210,7 +186,7 @@ func (w *Watcher) poll(ctx context.Context, g *pollGroup, hints chan<- hint) {
 				w.Log.Warn("provider degraded: keeping the current values", "provider", g.provider, "err", err)
 			}
 			failures++
-			delay = backoff(w.Interval, failures)
+			delay = retry(w.Interval).Delay(failures)
 			continue
 		}
 		if failures > 0 {

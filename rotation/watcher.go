@@ -7,16 +7,10 @@ import (
 	"slices"
 	"time"
 
-	"github.com/mcp-secrets/mcp-secrets/injector"
+	"github.com/mcp-secrets/mcp-secrets/internal/backoff"
+	"github.com/mcp-secrets/mcp-secrets/launch"
 	"github.com/mcp-secrets/mcp-secrets/providers"
 )
-
-// Resolution is one resolution of the child's launch, and where its values
-// came from.
-type Resolution struct {
-	Launch   injector.Launch
-	Resolved []providers.Resolved
-}
 
 // Watcher watches the secrets a resolution used. Change events are hints:
 // after a quiet period it resolves again, and only when the child's would-be
@@ -25,7 +19,7 @@ type Resolution struct {
 // old values stay, and the watcher retries with a capped backoff.
 type Watcher struct {
 	// Resolve resolves every reference again (reading through Cache).
-	Resolve func(context.Context) (*Resolution, error)
+	Resolve func(context.Context) (*launch.Resolution, error)
 	// Providers are the providers by name, as built: the ones that can
 	// list versions, renew leases or name their files are watched.
 	Providers map[string]providers.Provider
@@ -38,7 +32,7 @@ type Watcher struct {
 	Debounce    time.Duration // quiet time after the last hint before resolving
 	DebounceMax time.Duration // longest a stream of hints can postpone it
 	Log         *slog.Logger
-	Updates     chan<- injector.Launch
+	Updates     chan<- launch.Launch
 }
 
 // hint says secrets may have changed: keys (to fetch again), or files.
@@ -51,7 +45,7 @@ type hint struct {
 
 // Run watches until ctx is done. first is the resolution the child started
 // with.
-func (w *Watcher) Run(ctx context.Context, first *Resolution) {
+func (w *Watcher) Run(ctx context.Context, first *launch.Resolution) {
 	hints := make(chan hint)
 	cur := w.state(first)
 	srcs := w.start(ctx, first, hints)
@@ -94,7 +88,7 @@ func (w *Watcher) Run(ctx context.Context, first *Resolution) {
 					w.Log.Warn("resolving after a change failed; the child keeps its values", "err", err)
 				}
 				failures++
-				timer.Reset(backoff(w.Interval, failures))
+				timer.Reset(retry(w.Interval).Delay(failures))
 				continue
 			}
 			if failures > 0 {
@@ -129,8 +123,8 @@ type state struct {
 	watch  [32]byte                   // what is watched: keys, leases, files
 }
 
-func (w *Watcher) state(r *Resolution) state {
-	s := state{launch: fingerprint(r.Launch), vars: map[string][32]byte{}, byKey: map[providers.Key][]string{}}
+func (w *Watcher) state(r *launch.Resolution) state {
+	s := state{launch: r.Launch.Fingerprint(), vars: map[string][32]byte{}, byKey: map[providers.Key][]string{}}
 	for _, res := range r.Resolved {
 		s.vars[res.Name] = sha256.Sum256([]byte(res.Value.Reveal()))
 		for _, src := range res.Sources {
@@ -175,25 +169,6 @@ func (s state) variables(keys []providers.Key) []string {
 	return slices.Compact(names)
 }
 
-// fingerprint digests a launch; the child restarts only when it changes.
-func fingerprint(l injector.Launch) [32]byte {
-	h := sha256.New()
-	for _, a := range l.Argv {
-		h.Write([]byte(a))
-		h.Write([]byte{0})
-	}
-	h.Write([]byte{0})
-	env := slices.Clone(l.Env)
-	slices.Sort(env)
-	for _, kv := range env {
-		h.Write([]byte(kv))
-		h.Write([]byte{0})
-	}
-	var d [32]byte
-	h.Sum(d[:0])
-	return d
-}
-
 // effectiveKey is the secret a source read, with the default provider
 // applied.
 func effectiveKey(src providers.Source) providers.Key {
@@ -202,17 +177,9 @@ func effectiveKey(src providers.Source) providers.Key {
 	return k
 }
 
-// backoff is the wait after n failures in a row: doubling from the poll
-// interval, capped at the larger of twice the interval and 10s, so a store
-// that comes back is seen again soon.
-func backoff(interval time.Duration, n int) time.Duration {
-	limit := max(2*interval, 10*time.Second)
-	d := interval
-	for range n {
-		d *= 2
-		if d >= limit {
-			return limit
-		}
-	}
-	return d
+// retry is the wait after failures of a poll or a resolution: doubling
+// from twice the poll interval, capped at the larger of twice the interval
+// and 10s, so a store that comes back is seen again soon.
+func retry(interval time.Duration) backoff.Policy {
+	return backoff.Policy{First: 2 * interval, Max: max(2*interval, 10*time.Second)}
 }

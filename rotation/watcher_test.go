@@ -12,7 +12,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/mcp-secrets/mcp-secrets/injector"
+	"github.com/mcp-secrets/mcp-secrets/launch"
 	"github.com/mcp-secrets/mcp-secrets/providers"
 )
 
@@ -64,7 +64,7 @@ func (s *store) Renew(_ context.Context, l providers.Lease) (providers.Lease, er
 }
 
 // resolve is the fake resolution: one variable from the store.
-func (s *store) resolve(context.Context) (*Resolution, error) {
+func (s *store) resolve(context.Context) (*launch.Resolution, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.fetches++
@@ -77,23 +77,23 @@ func (s *store) resolve(context.Context) (*Resolution, error) {
 		src.Lease = providers.Lease{ID: fmt.Sprintf("lease-%d", s.leases), TTL: s.leaseTTL, Renewable: true}
 		src.Version = ""
 	}
-	return &Resolution{
-		Launch:   injector.Launch{Argv: []string{"server"}, Env: []string{"DB=" + s.value}},
+	return &launch.Resolution{
+		Launch:   launch.Launch{Argv: []string{"server"}, Env: []string{"DB=" + s.value}},
 		Resolved: []providers.Resolved{{Name: "DB", Value: providers.NewSecret(s.value, ""), Sources: []providers.Source{src}}},
 	}, nil
 }
 
 type harness struct {
 	w       *Watcher
-	updates chan injector.Launch
+	updates chan launch.Launch
 	log     *bytes.Buffer
-	got     []injector.Launch
+	got     []launch.Launch
 	mu      sync.Mutex
 }
 
 // watch runs a watcher over s in the synctest bubble until the test ends.
 func watch(t *testing.T, s *store, p providers.Provider, interval time.Duration) *harness {
-	h := &harness{updates: make(chan injector.Launch), log: &bytes.Buffer{}}
+	h := &harness{updates: make(chan launch.Launch), log: &bytes.Buffer{}}
 	h.w = &Watcher{
 		Resolve:     s.resolve,
 		Providers:   map[string]providers.Provider{"fake": p},
@@ -360,8 +360,8 @@ func TestBackoff(t *testing.T) {
 		{60 * time.Second, 5, 120 * time.Second},
 	}
 	for _, tt := range tests {
-		if got := backoff(tt.interval, tt.n); got != tt.want {
-			t.Errorf("backoff(%v, %d) = %v, want %v", tt.interval, tt.n, got, tt.want)
+		if got := retry(tt.interval).Delay(tt.n); got != tt.want {
+			t.Errorf("retry(%v).Delay(%d) = %v, want %v", tt.interval, tt.n, got, tt.want)
 		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/mcp-secrets/mcp-secrets/injector"
+	"github.com/mcp-secrets/mcp-secrets/launch"
 	"github.com/mcp-secrets/mcp-secrets/sidecar"
 )
 
@@ -112,7 +113,7 @@ func serveInProcess(b *testing.B, envserver string) string {
 		MaxBodyBytes:    1 << 20,
 		PoolSize:        1,
 		ShutdownTimeout: 5 * time.Second,
-	}, []sidecar.Server{{Name: "env", Launch: injector.Launch{Argv: []string{envserver}}}})
+	}, []sidecar.Server{{Name: "env", Launch: launch.Launch{Argv: []string{envserver}}}})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {

@@ -5,54 +5,51 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"os"
 	"sync"
 	"time"
 
 	"github.com/mcp-secrets/mcp-secrets/injector"
+	"github.com/mcp-secrets/mcp-secrets/launch"
 )
 
 // eofGrace is how long a child has to end after its stdin closed before it
 // gets the stop signal, as the TypeScript SDK's clients do.
 const eofGrace = 2 * time.Second
 
-// child is one server process as the sidecar talks to it: newline-delimited
-// JSON-RPC into the supervisor's stdin, lines out of its stdout. Its
-// injector.Supervisor does the rest as in `run`: restart on rotation with
-// the session replayed, draining, redaction.
+// child is one server process as the sidecar talks to it: JSON-RPC
+// messages through its supervisor's Conn, each scanned once on its way. The
+// injector.Supervisor does the rest as in `run`: restart on rotation with the
+// session replayed, draining, redaction.
 type child struct {
-	launch  injector.Launch // the one it started with
-	in      *os.File        // the supervisor's stdin, our end
-	inMu    sync.Mutex
-	closed  bool
-	updates chan injector.Launch // latest value only: see offer
+	launch  launch.Launch // the one it started with
+	conn    *injector.Conn
+	updates chan launch.Launch // latest value only: see offer
 	cancel  context.CancelFunc
 	done    chan struct{} // closed when the supervisor has ended
 	status  int           // valid after done
 	err     error
 }
 
-// start starts a child with the backend's newest launch. onLine gets each
-// message it prints (redacted), restarted each launch it took over with.
-func (b *backend) start(kind string, log *slog.Logger, onLine func([]byte), restarted func(injector.Launch)) (*child, error) {
-	inR, inW, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
+// start starts a child with the backend's newest launch. onMessage gets
+// each message it prints (redacted, on the supervisor's goroutine: it must
+// not block), restarted each launch it took over with.
+func (b *backend) start(kind string, log *slog.Logger, onMessage func(injector.Message), restarted func(launch.Launch)) (*child, error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &child{in: inW, updates: make(chan injector.Launch, 1), cancel: cancel, done: make(chan struct{})}
+	c := &child{updates: make(chan launch.Launch, 1), cancel: cancel, done: make(chan struct{})}
+	c.conn = injector.NewConn(func(m injector.Message) {
+		b.redactions(m.Line)
+		onMessage(m)
+	})
 	m := b.sc.opts.Metrics
 	sup := &injector.Supervisor{
 		Spec:       b.sc.opts.Spec,
-		Stdin:      inR,
-		Stdout:     &lineWriter{f: func(line []byte) { b.redactions(line); onLine(line) }},
+		Conn:       c.conn,
 		Stderr:     b.stderr,
-		MCP:        injector.MCPOn,
 		Redact:     b.sc.opts.Redact,
 		Guard:      b.sc.opts.Guard,
 		MaxMessage: b.sc.opts.MaxMessage,
 		Log:        log,
-		Restarted: func(l injector.Launch) {
+		Restarted: func(l launch.Launch) {
 			m.restarts.WithLabelValues(b.name, "rotation").Inc()
 			if restarted != nil {
 				restarted(l)
@@ -69,8 +66,6 @@ func (b *backend) start(kind string, log *slog.Logger, onLine func([]byte), rest
 	go func() {
 		defer b.running.Done()
 		c.status, c.err = sup.Run(ctx, c.launch, c.updates, nil)
-		inR.Close()
-		c.closeInput()
 		b.mu.Lock()
 		delete(b.children, c)
 		b.mu.Unlock()
@@ -81,31 +76,16 @@ func (b *backend) start(kind string, log *slog.Logger, onLine func([]byte), rest
 	return c, nil
 }
 
-// send writes one message (a line) to the child.
-func (c *child) send(line []byte) error {
-	c.inMu.Lock()
-	defer c.inMu.Unlock()
-	if c.closed {
-		return os.ErrClosed
-	}
-	_, err := c.in.Write(line)
-	return err
-}
-
-// closeInput is the client's EOF: the supervisor passes it on to the server.
-func (c *child) closeInput() {
-	c.inMu.Lock()
-	defer c.inMu.Unlock()
-	if !c.closed {
-		c.closed = true
-		c.in.Close()
-	}
+// send hands one message to the child; it waits while the child does not
+// read (or until ctx, the client's request, is done).
+func (c *child) send(ctx context.Context, m injector.Message) error {
+	return c.conn.Send(ctx, m)
 }
 
 // stop ends the child: EOF first (many servers end on it), then the stop
 // signal, then SIGKILL after the stop timeout.
 func (c *child) stop() {
-	c.closeInput()
+	c.conn.Close()
 	t := time.AfterFunc(eofGrace, c.cancel)
 	go func() {
 		<-c.done
@@ -115,7 +95,7 @@ func (c *child) stop() {
 
 // offer hands a launch to the supervisor, replacing one it has not taken
 // yet: it only ever needs the newest, and the sender never waits.
-func (c *child) offer(l injector.Launch) {
+func (c *child) offer(l launch.Launch) {
 	for {
 		select {
 		case c.updates <- l:
@@ -127,31 +107,6 @@ func (c *child) offer(l injector.Launch) {
 		default:
 		}
 	}
-}
-
-// lineWriter calls f with each line written to it, without the newline.
-// The supervisor writes whole messages, so a line is rarely held back.
-type lineWriter struct {
-	buf []byte
-	f   func([]byte)
-}
-
-func (w *lineWriter) Write(p []byte) (int, error) {
-	w.buf = append(w.buf, p...)
-	for {
-		i := bytes.IndexByte(w.buf, '\n')
-		if i < 0 {
-			break
-		}
-		if line := bytes.TrimSpace(w.buf[:i]); len(line) > 0 {
-			w.f(bytes.Clone(line))
-		}
-		w.buf = w.buf[i+1:]
-	}
-	if len(w.buf) == 0 {
-		w.buf = nil
-	}
-	return len(p), nil
 }
 
 // prefixWriter starts every line with a prefix (the server's name), so the

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mcp-secrets/mcp-secrets/injector"
 	"github.com/mcp-secrets/mcp-secrets/jsonrpc"
 )
 
@@ -159,7 +160,7 @@ func (b *backend) post(w http.ResponseWriter, r *http.Request) {
 		defer s.leave()
 		if m.IsRequest() {
 			s.request(w, r, m, line)
-		} else if s.send(line) == nil {
+		} else if s.send(r.Context(), injector.Message{Line: line, Message: m}) == nil {
 			w.WriteHeader(http.StatusAccepted)
 		} else {
 			http.Error(w, "Not Found: the session ended", http.StatusNotFound)

@@ -1,13 +1,16 @@
 package sidecar
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/mcp-secrets/mcp-secrets/injector"
+	"github.com/mcp-secrets/mcp-secrets/internal/backoff"
 	"github.com/mcp-secrets/mcp-secrets/jsonrpc"
+	"github.com/mcp-secrets/mcp-secrets/launch"
 )
 
 // A pool serves stateless requests (protocol 2026-07-28): a few warm
@@ -32,15 +35,13 @@ type member struct {
 	calls map[int64]*call
 }
 
-const (
-	// A pool child that exits is started again after a pause doubling from
-	// crashFirst to crashMax, with the values already in memory: a crash
-	// loop never becomes a fetch loop against a provider.
-	crashFirst = 100 * time.Millisecond
-	crashMax   = 30 * time.Second
-	// A child that ran this long before exiting starts the doubling over.
-	crashStable = time.Minute
-)
+// A pool child that exits is started again after a pause doubling from
+// 100 ms to 30 s, with the values already in memory: a crash loop never
+// becomes a fetch loop against a provider.
+var crashPolicy = backoff.Policy{First: 100 * time.Millisecond, Max: 30 * time.Second}
+
+// A child that ran this long before exiting starts the doubling over.
+const crashStable = time.Minute
 
 func newPool(b *backend, size int) *pool {
 	p := &pool{b: b, stop: make(chan struct{})}
@@ -81,7 +82,7 @@ func (p *pool) shutdown() {
 func (m *member) run() {
 	b := m.p.b
 	log := b.sc.opts.Log.With("server", b.name, "pool", m.n)
-	pause := time.Duration(0)
+	crashes := 0
 	for {
 		started := time.Now()
 		c, err := b.start("pool", log, m.fromChild, m.restarted)
@@ -118,9 +119,10 @@ func (m *member) run() {
 			}
 		}
 		if time.Since(started) > crashStable {
-			pause = 0
+			crashes = 0
 		}
-		pause = min(max(2*pause, crashFirst), crashMax)
+		crashes++
+		pause := crashPolicy.Delay(crashes)
 		log.Info("starting the pool child again", "after", pause)
 		select {
 		case <-time.After(pause):
@@ -134,7 +136,7 @@ func (m *member) run() {
 // restarted notes the launch a member's child took over with. Requests go
 // to members that run the newest launch, so a client that saw a new value
 // never sees the old one again from another member.
-func (m *member) restarted(l injector.Launch) {
+func (m *member) restarted(l launch.Launch) {
 	v := m.p.b.versionOf(l)
 	m.p.mu.Lock()
 	m.runs = v
@@ -192,7 +194,8 @@ func (p *pool) serve(w http.ResponseWriter, r *http.Request, msg jsonrpc.Message
 		msg, _ = jsonrpc.Scan(line) // the id moved
 	}
 	line = jsonrpc.Splice(line, msg.IDStart, msg.IDEnd, own)
-	if err := ch.send(line); err != nil {
+	msg, _ = jsonrpc.Scan(line) // the pool's own id: the relay routes by it
+	if err := ch.send(r.Context(), injector.Message{Line: line, Message: msg}); err != nil {
 		m.forget(n)
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, msg.ID, goneCode, "mcp-secrets: the server is restarting; retry the request")
@@ -202,7 +205,11 @@ func (p *pool) serve(w http.ResponseWriter, r *http.Request, msg jsonrpc.Message
 		return statelessStatus(reply)
 	})
 	if reply == nil && m.forget(n) {
-		_ = ch.send([]byte(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":` + string(own) + "}}\n"))
+		cancel := []byte(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":` + string(own) + "}}\n")
+		msg, _ := jsonrpc.Scan(cancel)
+		ctx, stop := context.WithTimeout(context.Background(), time.Second) // best effort: a child that reads nothing does not hold the handler
+		_ = ch.send(ctx, injector.Message{Line: cancel, Message: msg})
+		stop()
 	}
 }
 
@@ -219,11 +226,8 @@ func (m *member) forget(n int64) bool {
 // fromChild routes one message from a member's child: replies, progress
 // and subscription notifications to their request, under the client's
 // ids; list changes to every open subscriptions/listen.
-func (m *member) fromChild(line []byte) {
-	msg, err := jsonrpc.Scan(line)
-	if err != nil {
-		return
-	}
+func (m *member) fromChild(im injector.Message) {
+	msg, line := im.Message, im.Line
 	p := m.p
 	switch {
 	case msg.IsResponse():

@@ -609,6 +609,11 @@ func TestPoolChildCrash(t *testing.T) {
 	if _, err := testenv.CallTool(t, cs, "echo", map[string]any{"text": "before"}); err != nil {
 		t.Fatal(err)
 	}
+	// The resolution at start, and the one that checks the files once they
+	// are watched: no fetch after these may come from the crash.
+	testenv.WaitFor(t, "the check of the watched files", 10*time.Second, func() bool {
+		return s.metric(`mcp_secrets_resolutions_total{result="ok",server="env"}`) == 2
+	})
 	fetches := s.metric(`mcp_secrets_provider_fetches_total{provider="dotenv",result="ok"}`)
 	pids := childrenOf(t, s.cmd.Process.Pid)
 	if len(pids) != 1 {

@@ -1,6 +1,7 @@
 package sidecar
 
 import (
+	"context"
 	"crypto/rand"
 	"fmt"
 	"log/slog"
@@ -8,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mcp-secrets/mcp-secrets/injector"
 	"github.com/mcp-secrets/mcp-secrets/jsonrpc"
 )
 
@@ -185,7 +187,7 @@ func (s *session) request(w http.ResponseWriter, r *http.Request, m jsonrpc.Mess
 		s.progress[c.token] = c
 	}
 	s.mu.Unlock()
-	if err := s.c.send(line); err != nil {
+	if err := s.c.send(r.Context(), injector.Message{Line: line, Message: m}); err != nil {
 		s.forget(key, c)
 		http.Error(w, "session not found", http.StatusNotFound)
 		return
@@ -218,12 +220,8 @@ func (s *session) forget(key string, c *call) {
 // fromChild routes one message from the child: a reply to the POST that
 // waits for it, progress to the POST it reports on, anything else to the
 // GET stream.
-func (s *session) fromChild(line []byte) {
-	m, err := jsonrpc.Scan(line)
-	if err != nil {
-		s.log.Debug("the server printed something that is not a JSON-RPC jsonrpc.Message; dropped")
-		return
-	}
+func (s *session) fromChild(msg injector.Message) {
+	m, line := msg.Message, msg.Line
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
@@ -323,4 +321,4 @@ func (s *session) closeStream() {
 }
 
 // send passes a notification or a reply to a server request to the child.
-func (s *session) send(line []byte) error { return s.c.send(line) }
+func (s *session) send(ctx context.Context, m injector.Message) error { return s.c.send(ctx, m) }

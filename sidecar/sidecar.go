@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/mcp-secrets/mcp-secrets/injector"
+	"github.com/mcp-secrets/mcp-secrets/launch"
 	"github.com/mcp-secrets/mcp-secrets/providers"
 	"github.com/mcp-secrets/mcp-secrets/redact"
 )
@@ -58,7 +59,7 @@ type Options struct {
 // start with.
 type Server struct {
 	Name   string
-	Launch injector.Launch
+	Launch launch.Launch
 }
 
 // Sidecar serves the servers. Create it with New.
@@ -83,7 +84,7 @@ type backend struct {
 	version  atomic.Int64 // of launch: one more per rotation
 	running  sync.WaitGroup
 	mu       sync.Mutex
-	launch   injector.Launch
+	launch   launch.Launch
 	children map[*child]struct{} // every live child: a rotation reaches them all
 	sessions map[string]*session
 	opening  int // sessions whose child is starting
@@ -146,7 +147,7 @@ func (s *Sidecar) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.all.Serv
 
 // Rotate hands a server's new launch to every child of it; children
 // started later start with it. It never waits for a child.
-func (s *Sidecar) Rotate(name string, l injector.Launch) {
+func (s *Sidecar) Rotate(name string, l launch.Launch) {
 	b := s.backends[name]
 	s.opts.Metrics.rotations.WithLabelValues(name).Inc()
 	b.mu.Lock()
@@ -159,7 +160,7 @@ func (s *Sidecar) Rotate(name string, l injector.Launch) {
 }
 
 // versionOf is the version of l if it is the newest launch, else -1.
-func (b *backend) versionOf(l injector.Launch) int64 {
+func (b *backend) versionOf(l launch.Launch) int64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if slices.Equal(l.Argv, b.launch.Argv) && slices.Equal(l.Env, b.launch.Env) {

@@ -14,18 +14,12 @@ import (
 	"github.com/mcp-secrets/mcp-secrets/providers"
 )
 
-// Store is a provider that can write: wrap puts each server's secrets there
-// as one secret named name, a JSON object of values (for a dotenv file,
-// the values as variables named by their keys). Reads stay with Fetch.
-type Store interface {
-	Put(ctx context.Context, name string, values map[string]string) error
-}
-
-// Store puts each server's secrets into st. A secret that already exists
+// Store puts each server's secrets into st, one secret per server (a JSON
+// object of its values; a dotenv file's variables named by their keys). A secret that already exists
 // keeps its other keys; one that holds a different value under a key wrap
 // would write is a conflict, found (through fetch) before anything is
 // written. On failure it says which secrets were stored before it.
-func (p *Plan) Store(ctx context.Context, st Store, fetch providers.Provider) (stored []string, err error) {
+func (p *Plan) Store(ctx context.Context, st providers.Writer, fetch providers.Provider) (stored []string, err error) {
 	writes := make([]map[string]string, len(p.Servers))
 	for i, s := range p.Servers {
 		if p.Target.Provider == "dotenv" {

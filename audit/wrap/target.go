@@ -10,14 +10,14 @@ import (
 
 // Target is where wrap stores secrets.
 type Target struct {
-	Provider string // aws, vault, azure or dotenv
-	// Path is PREFIX (aws), MOUNT/PREFIX (vault), VAULT/PREFIX (azure), or
-	// the file, absolute (dotenv).
+	Provider string // aws, vault, azure, keychain or dotenv
+	// Path is PREFIX (aws), MOUNT/PREFIX (vault), VAULT/PREFIX (azure),
+	// SERVICE (keychain), or the file, absolute (dotenv).
 	Path string
 }
 
-// ParseTarget reads --to: aws:PREFIX, vault:MOUNT/PREFIX, azure:VAULT/PREFIX
-// or dotenv:FILE (relative to dir).
+// ParseTarget reads --to: aws:PREFIX, vault:MOUNT/PREFIX, azure:VAULT/PREFIX,
+// keychain:SERVICE or dotenv:FILE (relative to dir).
 func ParseTarget(s, dir string) (Target, error) {
 	p, path, _ := strings.Cut(s, ":")
 	if p == "dotenv" && path != "" {
@@ -30,9 +30,9 @@ func ParseTarget(s, dir string) (Target, error) {
 	t := Target{Provider: p, Path: path}
 	switch {
 	case path == "":
-		return Target{}, fmt.Errorf("--to %q: want aws:PREFIX, vault:MOUNT/PREFIX, azure:VAULT/PREFIX or dotenv:FILE", s)
-	case p != "aws" && p != "vault" && p != "azure":
-		return Target{}, fmt.Errorf("--to %q: unknown store %q (want aws, vault, azure or dotenv)", s, p)
+		return Target{}, fmt.Errorf("--to %q: want aws:PREFIX, vault:MOUNT/PREFIX, azure:VAULT/PREFIX, keychain:SERVICE or dotenv:FILE", s)
+	case p != "aws" && p != "vault" && p != "azure" && p != "keychain":
+		return Target{}, fmt.Errorf("--to %q: unknown store %q (want aws, vault, azure, keychain or dotenv)", s, p)
 	case strings.ContainsAny(path, " \t\n#?<>$"):
 		return Target{}, fmt.Errorf("--to %q: the path holds a character references cannot", s)
 	case p == "azure" && strings.Count(path, "/") > 1:
@@ -45,12 +45,14 @@ func (t Target) String() string { return t.Provider + ":" + t.Path }
 
 // secretName is the store's name of a server's secret: PREFIX/SERVER for
 // AWS and Vault, VAULT/PREFIX-SERVER for Azure (whose names are letters,
-// digits and dashes). "" for dotenv, which has variables, not secrets.
+// digits and dashes), SERVICE/SERVER for the keychain (the server is the
+// item's account, which holds no "/"). "" for dotenv, which has variables,
+// not secrets.
 func (t Target) secretName(server string) string {
 	switch t.Provider {
 	case "aws":
 		return t.Path + "/" + sanitize(server, "/_+=.@-")
-	case "vault":
+	case "vault", "keychain":
 		return t.Path + "/" + sanitize(server, "_.-")
 	case "azure":
 		vault, prefix, ok := strings.Cut(t.Path, "/")

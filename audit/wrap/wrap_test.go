@@ -201,6 +201,8 @@ func TestTargets(t *testing.T) {
 		{"vault:kv1", "x", "kv1/x", "$<vault:kv1/x#K>"},
 		{"azure:myvault/mcp", "brave_search.v2", "myvault/mcp-brave-search-v2", "$<azure:myvault/mcp-brave-search-v2#K>"},
 		{"azure:myvault", "-odd-", "myvault/odd", "$<azure:myvault/odd#K>"},
+		{"keychain:mcp", "github.com/x", "mcp/github.com-x", "$<keychain:mcp/github.com-x#K>"},
+		{"keychain:https://mcp.example/", "a b", "https://mcp.example/a-b", "$<keychain:https://mcp.example/a-b#K>"},
 		{"dotenv:/etc/mcp.env", "x", "", "$<dotenv:K>"},
 	}
 	for _, tc := range tests {
@@ -220,7 +222,7 @@ func TestTargets(t *testing.T) {
 	if tg, _ := ParseTarget("dotenv:/etc/mcp/secrets.env", "/w"); tg.Path != "/etc/mcp/secrets.env" {
 		t.Errorf("absolute dotenv: %s", tg.Path)
 	}
-	for _, bad := range []string{"", "aws", "aws:", "gcp:x", "aws:a b", "azure:v/a/b", "vault:x#y", "dotenv:"} {
+	for _, bad := range []string{"", "aws", "aws:", "gcp:x", "aws:a b", "azure:v/a/b", "vault:x#y", "dotenv:", "keychain:", "keychain:a?b"} {
 		if _, err := ParseTarget(bad, "/w"); err == nil {
 			t.Errorf("%q accepted", bad)
 		}

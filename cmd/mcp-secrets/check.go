@@ -18,12 +18,12 @@ func (a *app) checkCmd() *cobra.Command {
 		Use:   "check [flags] [-- COMMAND [ARG...]]",
 		Short: "Resolve every reference and print where each value comes from, masked; start nothing",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			sess, err := a.newSession(&f, args)
+			r, err := a.newResolver(&f, args, "")
 			if err != nil {
 				return err
 			}
-			defer sess.close()
-			res, err := sess.resolve(cmd.Context())
+			defer r.Close()
+			res, err := r.Resolve(cmd.Context())
 			if res != nil {
 				a.printTable(res.Resolved)
 			}

@@ -18,11 +18,11 @@ func (a *app) execCmd() *cobra.Command {
 			if len(args) == 0 {
 				return usageError{fmt.Errorf("exec: no command given: %s", cmd.UseLine())}
 			}
-			sess, err := a.newSession(&f, args)
+			r, err := a.newResolver(&f, args, "")
 			if err != nil {
 				return err
 			}
-			res, err := resolveInterruptibly(cmd.Context(), sess)
+			res, err := resolveInterruptibly(cmd.Context(), r)
 			if err != nil {
 				return err
 			}

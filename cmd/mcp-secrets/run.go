@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/mcp-secrets/mcp-secrets/injector"
+	"github.com/mcp-secrets/mcp-secrets/launch"
 	"github.com/mcp-secrets/mcp-secrets/providers"
 	"github.com/mcp-secrets/mcp-secrets/rotation"
 )
@@ -65,16 +66,16 @@ func (f *superviseFlags) spec(ownGroup bool, stop syscall.Signal) injector.Spec 
 	return injector.Spec{OwnGroup: ownGroup, StopSignal: stop, StopTimeout: f.stopTimeout}
 }
 
-// watcher watches the secrets of sess's resolutions; resolve resolves
-// again, through cache.
-func (f *superviseFlags) watcher(log *slog.Logger, sess *session, cache *rotation.Cache, resolve func(context.Context) (*rotation.Resolution, error), updates chan<- injector.Launch) *rotation.Watcher {
+// watcher watches the secrets of r's resolutions; resolve resolves again,
+// through cache.
+func (f *superviseFlags) watcher(log *slog.Logger, r *launch.Resolver, cache *rotation.Cache, resolve func(context.Context) (*launch.Resolution, error), updates chan<- launch.Launch) *rotation.Watcher {
 	return &rotation.Watcher{
 		Resolve:     resolve,
-		Providers:   sess.stores,
+		Providers:   r.Stores,
 		Cache:       cache,
-		Files:       sess.files.Paths(),
+		Files:       r.Files.Paths(),
 		Interval:    f.pollInterval,
-		Timeout:     sess.flags.timeout,
+		Timeout:     r.Timeout(),
 		Debounce:    f.debounce,
 		DebounceMax: f.debounceMax,
 		Log:         log,
@@ -98,7 +99,7 @@ func (a *app) runCmd() *cobra.Command {
 	fs.SetInterspersed(false)
 	f.register(fs, a, providers.FallbackAuto)
 	f.supervise.register(fs)
-	fs.StringVar(&f.mcp, "mcp", "auto", "speak MCP on the child's stdio, keeping the client's session across restarts: auto (if the client's first message is initialize or server/discover), on or off")
+	fs.StringVar(&f.mcp, "mcp", "auto", "speak MCP on the child's stdio, keeping the client's session across restarts: auto (if the client's first line is a JSON-RPC request or notification), on or off")
 	return cmd
 }
 
@@ -111,14 +112,14 @@ func (a *app) runChild(ctx context.Context, f *runFlags, argv []string) error {
 	if err != nil {
 		return usageError{err}
 	}
-	sess, err := a.newSession(&f.resolveFlags, argv)
+	r, err := a.newResolver(&f.resolveFlags, argv, "")
 	if err != nil {
 		return err
 	}
-	defer sess.close()
+	defer r.Close()
 	cache := &rotation.Cache{}
-	sess.resolver.Providers = cache.Wrap(sess.stores)
-	res, err := resolveInterruptibly(ctx, sess)
+	r.Refs.Providers = cache.Wrap(r.Stores)
+	res, err := resolveInterruptibly(ctx, r)
 	if err != nil {
 		return err
 	}
@@ -141,11 +142,11 @@ func (a *app) runChild(ctx context.Context, f *runFlags, argv []string) error {
 	if f.supervise.redact {
 		sup.Redact = a.redact
 	}
-	updates := make(chan injector.Launch)
+	updates := make(chan launch.Launch)
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	if f.supervise.watch {
-		w := f.supervise.watcher(a.log, sess, cache, sess.resolve, updates)
+		w := f.supervise.watcher(a.log, r, cache, r.Resolve, updates)
 		wg.Go(func() { w.Run(ctx, res) })
 	}
 	code, err := sup.Run(ctx, res.Launch, updates, sigs)
@@ -159,10 +160,10 @@ func (a *app) runChild(ctx context.Context, f *runFlags, argv []string) error {
 
 // resolveInterruptibly resolves, giving up if the launcher is told to stop
 // meanwhile: a client that gives up on a slow provider must not wait for it.
-func resolveInterruptibly(ctx context.Context, sess *session) (*rotation.Resolution, error) {
+func resolveInterruptibly(ctx context.Context, r *launch.Resolver) (*launch.Resolution, error) {
 	ctx, stop := signal.NotifyContext(ctx, injector.Signals(false)...)
 	defer stop()
-	return sess.resolve(ctx)
+	return r.Resolve(ctx)
 }
 
 // noDumps keeps the launcher's memory, which holds the values, out of core

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mcp-secrets/mcp-secrets/injector"
+	"github.com/mcp-secrets/mcp-secrets/launch"
 	"github.com/mcp-secrets/mcp-secrets/providers"
 	"github.com/mcp-secrets/mcp-secrets/redact"
 	"github.com/mcp-secrets/mcp-secrets/rotation"
@@ -74,14 +75,14 @@ func (a *app) serveCmd() *cobra.Command {
 type served struct {
 	name    string
 	where   string            // "FILE: mcpServers.NAME: ", before each of its problems
-	sess    *session          // resolves its references into its launch
+	r       *launch.Resolver  // resolves its references into its launch
 	environ []string          // the sidecar's environment it starts from
 	env     map[string]string // its env block, over environ
-	first   *rotation.Resolution
+	first   *launch.Resolution
 }
 
-func (s *served) resolve(ctx context.Context) (*rotation.Resolution, error) {
-	return s.sess.resolveEnv(ctx, s.environ, s.env)
+func (s *served) resolve(ctx context.Context) (*launch.Resolution, error) {
+	return s.r.ResolveEnv(ctx, s.environ, s.env)
 }
 
 func (a *app) serve(ctx context.Context, f *serveFlags) error {
@@ -99,16 +100,16 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 		return err
 	}
 	errs := []error{err}
-	base, err := a.newSession(&f.resolveFlags, nil)
+	base, err := a.newResolver(&f.resolveFlags, nil, "")
 	if err != nil {
 		return err
 	}
-	defer base.close()
+	defer base.Close()
 	metrics := sidecar.NewMetrics()
-	counted := metrics.Providers(base.stores)
+	counted := metrics.Providers(base.Stores)
 	cache := &rotation.Cache{}
-	base.resolver.Providers = cache.Wrap(counted)
-	fresh := *base.resolver // for /readyz: every reference from its store, now
+	base.Refs.Providers = cache.Wrap(counted)
+	fresh := *base.Refs // for /readyz: every reference from its store, now
 	fresh.Providers = counted
 
 	ctx, stop := signal.NotifyContext(ctx, injector.Signals(false)...)
@@ -116,7 +117,7 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 
 	servers, problems := a.resolveServers(ctx, f, cfg, base, metrics)
 	errs = append(errs, problems...)
-	token, err := a.authToken(ctx, base.resolver, f.authToken)
+	token, err := a.authToken(ctx, base.Refs, f.authToken)
 	if err != nil {
 		errs = append(errs, prefixLines("auth token: ", err)...)
 	}
@@ -177,19 +178,17 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 
 // resolveServers resolves every server of the config at once, and says
 // what does not resolve, one line each.
-func (a *app) resolveServers(ctx context.Context, f *serveFlags, cfg *sidecar.Config, base *session, metrics *sidecar.Metrics) ([]*served, []error) {
+func (a *app) resolveServers(ctx context.Context, f *serveFlags, cfg *sidecar.Config, base *launch.Resolver, metrics *sidecar.Metrics) ([]*served, []error) {
 	var errs []error
 	var servers []*served
 	for _, c := range cfg.Servers {
 		where := f.config + ": mcpServers." + c.Name + ": "
-		argv := c.Argv()
-		if err := injector.CheckArgs(argv, f.allowSecretArgs); err != nil {
+		r, err := base.For(c.Argv(), func(s []redact.Secret) { a.hide(c.Name, s) })
+		if err != nil {
 			errs = append(errs, prefixLines(where, err)...)
 			continue
 		}
-		sess := *base
-		sess.argv, sess.owner, sess.history, sess.historySize = argv, c.Name, nil, 0
-		servers = append(servers, &served{name: c.Name, where: where, sess: &sess, environ: serverEnviron(a.environ, c.Env), env: c.Env})
+		servers = append(servers, &served{name: c.Name, where: where, r: r, environ: serverEnviron(a.environ, c.Env), env: c.Env})
 	}
 	failed := make([]error, len(servers))
 	var wg sync.WaitGroup
@@ -214,8 +213,7 @@ func ready(servers []*served, fresh *providers.Resolver) func(context.Context) e
 	return func(ctx context.Context) error {
 		var errs []error
 		for _, s := range servers {
-			vars, _ := s.sess.vars(s.environ, s.env)
-			if _, err := fresh.Resolve(ctx, vars); err != nil {
+			if _, err := fresh.Resolve(ctx, s.r.Vars(s.environ, s.env)); err != nil {
 				errs = append(errs, prefixLines(s.where, err)...)
 			}
 		}
@@ -229,13 +227,13 @@ func (a *app) watch(f *serveFlags, servers []*served, cache *rotation.Cache, met
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for _, s := range servers {
-		updates := make(chan injector.Launch)
-		resolve := func(ctx context.Context) (*rotation.Resolution, error) {
+		updates := make(chan launch.Launch)
+		resolve := func(ctx context.Context) (*launch.Resolution, error) {
 			r, err := s.resolve(ctx)
 			metrics.Resolution(s.name, err)
 			return r, err
 		}
-		w := f.supervise.watcher(a.log.With("server", s.name), s.sess, cache, resolve, updates)
+		w := f.supervise.watcher(a.log.With("server", s.name), s.r, cache, resolve, updates)
 		wg.Go(func() { w.Run(ctx, s.first) })
 		wg.Go(func() {
 			for {

@@ -46,6 +46,7 @@ TARGET is one of
   aws:PREFIX           AWS Secrets Manager secret PREFIX/SERVER
   vault:MOUNT/PREFIX   Vault KV (v1 or v2) secret MOUNT/PREFIX/SERVER
   azure:VAULT/PREFIX   Azure Key Vault secret PREFIX-SERVER in VAULT
+  keychain:SERVICE     OS keychain item SERVICE/SERVER (the server's name is the account)
   dotenv:FILE          variables appended to FILE (created with mode 0600),
                        read with run --env-file FILE
 
@@ -59,7 +60,7 @@ it resolves every new reference and checks it gives the value it replaced.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.to, "to", "", "where the secrets go: aws:PREFIX, vault:MOUNT/PREFIX, azure:VAULT/PREFIX or dotenv:FILE")
+	fl.StringVar(&f.to, "to", "", "where the secrets go: aws:PREFIX, vault:MOUNT/PREFIX, azure:VAULT/PREFIX, keychain:SERVICE or dotenv:FILE")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "show the change, store and rewrite nothing")
 	fl.BoolVar(&f.yes, "yes", false, "do not ask for confirmation")
 	return cmd
@@ -154,7 +155,7 @@ func (a *app) wrap(ctx context.Context, f *wrapFlags, path string) error {
 			}
 		}
 	}()
-	store, ok := provs[target.Provider].(wrap.Store)
+	store, ok := provs[target.Provider].(providers.Writer)
 	if !ok {
 		return providers.Errorf(providers.ErrConfig, "provider %s cannot store secrets in this build", target.Provider)
 	}

@@ -242,7 +242,7 @@ func TestWrapRoundTrip(t *testing.T) {
 			os.WriteFile(config, []byte(original), 0o644)
 
 			// What the original entries hand their children.
-			want := map[string]launch{}
+			want := map[string]started{}
 			for _, s := range servers {
 				want[s] = launchEntry(t, config, s, nil)
 			}
@@ -350,9 +350,9 @@ func TestWrapConflict(t *testing.T) {
 	}
 }
 
-// launch is what a server's child got: its arguments, and the variables
+// started is what a server's child got: its arguments, and the variables
 // its config entry sets.
-type launch struct {
+type started struct {
 	args []string
 	env  map[string]string
 }
@@ -361,7 +361,7 @@ type launch struct {
 // client does: its command, args and env, on top of HOME, LOGNAME, PATH
 // (minimal), SHELL, TERM and USER; plus extra, the settings that give
 // mcp-secrets access to its store. It returns what the child got.
-func launchEntry(t *testing.T, config, server string, extra []string) launch {
+func launchEntry(t *testing.T, config, server string, extra []string) started {
 	t.Helper()
 	var cfg struct {
 		MCPServers map[string]struct {
@@ -391,7 +391,7 @@ func launchEntry(t *testing.T, config, server string, extra []string) launch {
 		k, v, _ := strings.Cut(kv, "=")
 		all[k] = v
 	}
-	l := launch{env: map[string]string{}}
+	l := started{env: map[string]string{}}
 	for k := range e.Env {
 		v, ok := all[k]
 		if !ok {

@@ -24,9 +24,10 @@ func main() {
 	flag.IntVar(&cfg.runs, "runs", 200, "runs per launch measurement")
 	only := flag.String("only", "", "run only this section")
 	blob := flag.Int("blob-server", 0, "internal: act as the MCP blob server of the mcp section, answering with this many bytes")
+	lines := flag.Bool("blob-lines", false, "internal: the blob server's text is lines (a newline every 80 bytes), as most tool results are")
 	flag.Parse()
 	if *blob > 0 {
-		blobServer(*blob)
+		blobServer(*blob, *lines)
 		return
 	}
 	if abs, err := filepath.Abs(cfg.cli); err == nil {

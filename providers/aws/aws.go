@@ -49,6 +49,12 @@ type Provider struct {
 	noBatch map[string]bool // regions whose endpoint lacks BatchGetSecretValue
 }
 
+var (
+	_ providers.Configurer    = (*Provider)(nil)
+	_ providers.VersionLister = (*Provider)(nil)
+	_ providers.Writer        = (*Provider)(nil)
+)
+
 // New returns a provider that reads its settings through o.Getenv.
 func New(o Options) *Provider {
 	p := &Provider{getenv: o.Getenv, log: cmp.Or(o.Log, slog.New(slog.DiscardHandler)), noBatch: map[string]bool{}}

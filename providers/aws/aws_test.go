@@ -94,33 +94,27 @@ func (f *fixture) resolve(t testing.TB, vars ...providers.Var) ([]providers.Reso
 	return r.Resolve(context.Background(), vars)
 }
 
+// TestResolve covers what only Secrets Manager has: ARNs, staging labels
+// and binary secrets (TestSuite covers the rest).
 func TestResolve(t *testing.T) {
 	f := newFixture(t)
-	arn, v1 := f.create(t, "db", `{"user":"app","password":"s3cr3t-pw","tls":{"mode":"verify-full","port":5432}}`, nil)
-	v2 := f.put(t, "db", `{"user":"app","password":"n3w-pw","tls":{"mode":"require","port":5432}}`)
-	_, tokenVersion := f.create(t, "token", "plain-token-value", nil)
+	arn, v1 := f.create(t, "db", `{"user":"app","password":"s3cr3t-pw"}`, nil)
+	v2 := f.put(t, "db", `{"user":"app","password":"n3w-pw"}`)
 	_, binVersion := f.create(t, "cert", "", []byte{0xff, 'k', 'e', 'y', 0x80})
-	db, token, cert := f.prefix+"db", f.prefix+"token", f.prefix+"cert"
+	db, cert := f.prefix+"db", f.prefix+"cert"
 	partial := strings.TrimSuffix(arn, arn[len(arn)-7:]) // the ARN without AWS's random suffix
 
 	for _, tc := range []struct {
 		name, ref, want, version string
 	}{
-		{"name", "$<aws:" + token + ">", "plain-token-value", tokenVersion},
-		{"name and field", "$<aws:" + db + "#password>", "n3w-pw", v2},
 		{"full ARN and field", "$<aws:" + arn + "#user>", "app", v2},
 		{"partial ARN", "$<aws:" + partial + "#user>", "app", v2},
-		{"nested field", "$<aws:" + db + "#tls.mode>", "require", v2},
-		{"number field", "$<aws:" + db + "#tls.port>", "5432", v2},
-		{"object field", "$<aws:" + db + "#tls>", `{"mode":"require","port":5432}`, v2},
-		{"pinned VersionId", "$<aws:" + db + "?version=" + v1 + "#password>", "s3cr3t-pw", v1},
 		{"stage AWSCURRENT", "$<aws:" + db + "?stage=AWSCURRENT#password>", "n3w-pw", v2},
 		// After two puts kumo's AWSPREVIOUS is right; after a third it
 		// stays on several versions (TESTING.md).
 		{"stage AWSPREVIOUS", "$<aws:" + db + "?stage=AWSPREVIOUS#password>", "s3cr3t-pw", v1},
 		{"ARN, version and stage", "$<aws:" + arn + "?version=" + v1 + "&stage=AWSPREVIOUS#password>", "s3cr3t-pw", v1},
 		{"binary", "$<aws:" + cert + ">", "\xffkey\x80", binVersion},
-		{"in a template", "postgresql://$<aws:" + db + "#user>:$<aws:" + db + "#password>@db/app", "postgresql://app:n3w-pw@db/app", v2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := f.resolve(t, providers.Var{Name: "V", Value: tc.ref})
@@ -139,7 +133,9 @@ func TestResolve(t *testing.T) {
 	}
 }
 
-// TestErrors checks each failure's kind and that no message carries a value.
+// TestErrors checks the kind of each failure only Secrets Manager has, and
+// that no message carries a value (TestSuite covers not found, denied and
+// unreachable; denied is here for the count of its calls).
 func TestErrors(t *testing.T) {
 	f := newFixture(t)
 	const value = "do-not-print-this-value"
@@ -153,7 +149,6 @@ func TestErrors(t *testing.T) {
 	f.proxy.Fail(f.prefix+"kms", testenv.Fault{Status: 400, Code: "DecryptionFailure"})
 	f.proxy.Fail(f.prefix+"expired", testenv.Fault{Status: 400, Code: "ExpiredTokenException"})
 	f.proxy.Fail(f.prefix+"broken", testenv.FaultInternal)
-	closed := "http://127.0.0.1:" + fmt.Sprint(testenv.FreePort(t))
 
 	for _, tc := range []struct {
 		name string
@@ -161,24 +156,17 @@ func TestErrors(t *testing.T) {
 		ref  string
 		kind error
 		msg  string // a part of the message
-		max  time.Duration
 	}{
-		{name: "not found", ref: "missing", kind: providers.ErrNotFound, msg: "ResourceNotFoundException"},
 		{name: "access denied", ref: "locked", kind: providers.ErrDenied, msg: "AccessDeniedException"},
 		{name: "KMS decrypt denied", ref: "kms", kind: providers.ErrDenied, msg: "DecryptionFailure"},
 		{name: "expired token", ref: "expired", kind: providers.ErrDenied, msg: "ExpiredTokenException"},
 		{name: "5xx after retries", ref: "broken", kind: providers.ErrUnavailable, msg: "InternalServiceError"},
-		{name: "no such field", ref: "json#user", kind: providers.ErrNotFound, msg: `no key "user" (keys: password)`},
 		// No environment can carry it: an error before anything starts.
 		{name: "a NUL byte", ref: "nul", kind: providers.ErrMalformed, msg: "the value holds a NUL byte"},
 		{name: "not an ARN of a secret", ref: "arn:aws:s3:::bucket", kind: providers.ErrConfig, msg: "not a Secrets Manager secret ARN"},
 		{
 			name: "no region", env: env{"AWS_ENDPOINT_URL": f.proxy.URL, "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"},
 			ref: "json", kind: providers.ErrConfig, msg: "no AWS region",
-		},
-		{
-			name: "unreachable", env: envOf(f.kumo.Env(), "AWS_ENDPOINT_URL="+closed),
-			ref: "json", kind: providers.ErrUnavailable, msg: "connection refused", max: 10 * time.Second,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -190,9 +178,7 @@ func TestErrors(t *testing.T) {
 				p = awsprovider.New(awsprovider.Options{Getenv: tc.env.get})
 			}
 			r := &providers.Resolver{Providers: map[string]providers.Provider{"aws": p}, Timeout: 10 * time.Second}
-			begin := time.Now()
 			_, err := r.Resolve(context.Background(), []providers.Var{{Name: "V", Value: "$<aws:" + tc.ref + ">"}})
-			took := time.Since(begin)
 			if !errors.Is(err, tc.kind) {
 				t.Fatalf("err = %v, want kind %v", err, tc.kind)
 			}
@@ -203,10 +189,7 @@ func TestErrors(t *testing.T) {
 			if strings.Contains(msg, value) {
 				t.Errorf("message %q carries the secret's value", msg)
 			}
-			if tc.max > 0 && took > tc.max {
-				t.Errorf("took %v, want at most %v", took, tc.max)
-			}
-			t.Logf("%v: %s", took.Round(time.Millisecond), msg)
+			t.Log(msg)
 		})
 	}
 	if n := f.proxy.SecretCalls("GetSecretValue", f.prefix+"locked"); n != 1 {

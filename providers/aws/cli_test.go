@@ -2,9 +2,7 @@ package aws_test
 
 import (
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,28 +10,9 @@ import (
 	"github.com/mcp-secrets/mcp-secrets/internal/testenv"
 )
 
-// mcpSecrets is the CLI, built once for the CLI tests.
-var mcpSecrets string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "mcp-secrets-aws-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	mcpSecrets = filepath.Join(dir, "mcp-secrets")
-	if out, err := exec.Command("go", "build", "-o", mcpSecrets, "github.com/mcp-secrets/mcp-secrets/cmd/mcp-secrets").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building mcp-secrets: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
 // TestCLI runs mcp-secrets check and run against kumo behind the proxy.
 func TestCLI(t *testing.T) {
+	mcpSecrets := testenv.CLI(t)
 	f := newFixture(t)
 	const password = "pw-from-aws-0123456789"
 	_, version := f.create(t, "app", `{"user":"app-user","password":"`+password+`"}`, nil)

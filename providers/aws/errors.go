@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -93,25 +92,18 @@ func classify(err error) error {
 	return fmt.Errorf("%w: %v", providers.ErrUnavailable, err)
 }
 
-// apiKind is the kind of an API error: by its code, else by its HTTP status.
+// apiKind is the kind of an API error: by its code, else by its HTTP
+// status. Secrets Manager answers most failures 400, so what is left there
+// is a configuration error: InvalidParameterException,
+// InvalidRequestException (e.g. a secret scheduled for deletion),
+// ValidationException, InvalidAction.
 func apiKind(err error, code string) error {
 	if k, ok := codeKinds[code]; ok {
 		return k
 	}
 	var resp *awshttp.ResponseError
-	status := 0
 	if errors.As(err, &resp) {
-		status = resp.HTTPStatusCode()
+		return providers.StatusKind(resp.HTTPStatusCode())
 	}
-	switch {
-	case status >= 500 || status == http.StatusTooManyRequests:
-		return providers.ErrUnavailable
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		return providers.ErrDenied
-	case status == http.StatusNotFound:
-		return providers.ErrNotFound
-	}
-	// InvalidParameterException, InvalidRequestException (e.g. a secret
-	// scheduled for deletion), ValidationException, InvalidAction.
 	return providers.ErrConfig
 }

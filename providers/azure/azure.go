@@ -57,6 +57,12 @@ type Provider struct {
 	vaults map[string]*vault      // by host
 }
 
+var (
+	_ providers.Configurer    = (*Provider)(nil)
+	_ providers.VersionLister = (*Provider)(nil)
+	_ providers.Writer        = (*Provider)(nil)
+)
+
 // New returns a provider. It makes no network call and builds no credential.
 func New(o Options) *Provider {
 	if o.Getenv == nil {

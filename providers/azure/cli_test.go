@@ -2,7 +2,6 @@ package azure
 
 import (
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,23 +10,12 @@ import (
 	"github.com/mcp-secrets/mcp-secrets/providers/azure/azuretest"
 )
 
-// buildCLI builds the mcp-secrets command into a temporary directory.
-func buildCLI(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "mcp-secrets")
-	out, err := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "github.com/mcp-secrets/mcp-secrets/cmd/mcp-secrets").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // The CLI as a user runs it, in its own process: DefaultAzureCredential (an
 // App Service managed identity here) and the SDK's default transport find
 // the test server through azuretest.Server.Env alone.
 func TestCLI(t *testing.T) {
 	t.Parallel()
-	bin := buildCLI(t)
+	bin := testenv.CLI(t)
 	s := azuretest.New(t, azuretest.Options{})
 	apiVersion := s.Set("api-key", "sk-live-cli-0123456789")
 	s.Set("db", `{"user":"app","password":"cli-db-pw-98765"}`)

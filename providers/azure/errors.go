@@ -31,7 +31,7 @@ func describe(host string, err error) error {
 	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("%w: canceled", providers.ErrUnavailable)
 	case errors.As(err, &re):
-		return fmt.Errorf("%w: %s", statusKind(re.StatusCode), responseReason(re))
+		return fmt.Errorf("%w: %s", providers.StatusKind(re.StatusCode), responseReason(re))
 	case errors.As(err, &ce):
 		return fmt.Errorf("%w: credential: %s", providers.ErrDenied, credentialReason(ce.err))
 	case errors.As(err, &dns) && dns.IsNotFound:
@@ -40,19 +40,6 @@ func describe(host string, err error) error {
 		return fmt.Errorf("%w: %s unreachable: %s", providers.ErrUnavailable, host, oneLine(op.Error()))
 	}
 	return fmt.Errorf("%w: %s: %s", providers.ErrUnavailable, host, oneLine(err.Error()))
-}
-
-// statusKind maps an HTTP status the SDK gave up on (after its retries) to a kind.
-func statusKind(status int) error {
-	switch {
-	case status == http.StatusNotFound:
-		return providers.ErrNotFound
-	case status == http.StatusUnauthorized, status == http.StatusForbidden:
-		return providers.ErrDenied
-	case status == http.StatusRequestTimeout, status == http.StatusTooManyRequests, status >= 500:
-		return providers.ErrUnavailable
-	}
-	return providers.ErrConfig
 }
 
 // responseReason is Key Vault's error code, status and message:

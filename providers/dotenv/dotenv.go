@@ -224,6 +224,11 @@ type Files struct {
 	cache map[string]cached
 }
 
+var (
+	_ providers.Lookup = (*Files)(nil)
+	_ providers.Writer = (*Files)(nil)
+)
+
 // cached is what one version of a file on disk holds.
 type cached struct {
 	fi   fs.FileInfo

@@ -17,6 +17,8 @@ import (
 // directory.
 type Provider struct{}
 
+var _ providers.FileSource = Provider{}
+
 // Fetch returns the file's content without one trailing newline, which
 // `echo` and editors add and no secret means. The file must be a regular
 // file (a symlink to one, as Kubernetes mounts are, is followed) of at most

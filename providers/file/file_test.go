@@ -12,8 +12,8 @@ import (
 	"github.com/mcp-secrets/mcp-secrets/providers/file"
 )
 
-// $<file:PATH> is the file's whole content without one trailing newline;
-// #field reads a JSON file's key, through the resolver as the launcher does.
+// $<file:PATH> is the file's whole content without one trailing newline,
+// through the resolver as the launcher reads it (TestSuite covers #field).
 func TestFile(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, content string) string {
@@ -24,26 +24,21 @@ func TestFile(t *testing.T) {
 		return p
 	}
 	tests := []struct {
-		name, content, field, want string
+		name, content, want string
 	}{
-		{"plain", "s3cret-from-a-file", "", "s3cret-from-a-file"},
-		{"newline", "s3cret\n", "", "s3cret"},
-		{"crlf", "s3cret\r\n", "", "s3cret"},
-		{"one newline only", "s3cret\n\n", "", "s3cret\n"},
-		{"inner newlines", "-----BEGIN KEY-----\nabc\n-----END KEY-----\n", "", "-----BEGIN KEY-----\nabc\n-----END KEY-----"},
-		{"spaces kept", "  padded  ", "", "  padded  "},
-		{"empty", "", "", ""},
-		{"json field", `{"username": "app", "password": "pw-from-json"}` + "\n", "password", "pw-from-json"},
-		{"nested field", `{"db": {"port": 5432}}`, "db.port", "5432"},
+		{"plain", "s3cret-from-a-file", "s3cret-from-a-file"},
+		{"newline", "s3cret\n", "s3cret"},
+		{"crlf", "s3cret\r\n", "s3cret"},
+		{"one newline only", "s3cret\n\n", "s3cret\n"},
+		{"inner newlines", "-----BEGIN KEY-----\nabc\n-----END KEY-----\n", "-----BEGIN KEY-----\nabc\n-----END KEY-----"},
+		{"spaces kept", "  padded  ", "  padded  "},
+		{"empty", "", ""},
 	}
 	r := &providers.Resolver{Providers: map[string]providers.Provider{"file": file.Provider{}}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ref := "$<file:" + write(strings.ReplaceAll(tc.name, " ", "-"), tc.content)
-			if tc.field != "" {
-				ref += "#" + tc.field
-			}
-			res, err := r.Resolve(context.Background(), []providers.Var{{Name: "V", Value: ref + ">"}})
+			ref := "$<file:" + write(strings.ReplaceAll(tc.name, " ", "-"), tc.content) + ">"
+			res, err := r.Resolve(context.Background(), []providers.Var{{Name: "V", Value: ref}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -64,7 +59,6 @@ func TestFileErrors(t *testing.T) {
 		kind error
 		msg  string
 	}{
-		{providers.Ref{Path: filepath.Join(dir, "missing")}, providers.ErrNotFound, "does not exist"},
 		{providers.Ref{Path: dir}, providers.ErrConfig, dir + ": not a regular file"},
 		{providers.Ref{Path: p, Version: "2"}, providers.ErrConfig, "files have no versions"},
 		{providers.Ref{Path: p, Stage: "AWSCURRENT"}, providers.ErrConfig, "files have no versions"},

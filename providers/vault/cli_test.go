@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,21 +12,6 @@ import (
 
 	"github.com/mcp-secrets/mcp-secrets/internal/testenv"
 )
-
-// buildCLI builds mcp-secrets into a temp dir.
-func buildCLI(t *testing.T) string {
-	t.Helper()
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("no go command to build mcp-secrets with: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "mcp-secrets")
-	out, err := exec.Command(gobin, "build", "-o", bin, "github.com/mcp-secrets/mcp-secrets/cmd/mcp-secrets").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build mcp-secrets: %v\n%s", err, out)
-	}
-	return bin
-}
 
 func sha(s string) string {
 	sum := sha256.Sum256([]byte(s))
@@ -41,7 +25,7 @@ const childScript = `printf 'sha=%s\n' "$(printf %s "$DB_PASSWORD" | sha256sum |
 printf 'token=%s role_id=%s secret_id=%s addr=%s\n' "${VAULT_TOKEN-unset}" "${VAULT_ROLE_ID-unset}" "${VAULT_SECRET_ID-unset}" "${VAULT_ADDR-unset}"`
 
 func TestCLI(t *testing.T) {
-	bin := buildCLI(t)
+	bin := testenv.CLI(t)
 	v := testenv.Vault(t)
 	v.Write(t, "secret/app", map[string]any{"password": kv2PasswordV1})
 	roleID, secretID := v.EnableAppRole(t)

@@ -42,7 +42,7 @@ func classify(err error) fault {
 	case errors.Is(err, context.Canceled):
 		return fault{kind: providers.ErrUnavailable, reason: "canceled"}
 	case errors.As(err, &re):
-		f := fault{kind: statusKind(re.StatusCode), status: re.StatusCode, reason: responseReason(re)}
+		f := fault{kind: providers.StatusKind(re.StatusCode), status: re.StatusCode, reason: responseReason(re)}
 		if strings.Contains(f.reason, "no handler for route") {
 			f.kind = providers.ErrConfig // a path on no mount: no secret could ever be there
 		}
@@ -63,18 +63,6 @@ func (f fault) as(kind error, what string, secrets []string) error {
 		}
 	}
 	return fmt.Errorf("%w: %s: %s", kind, what, strings.Join(strings.Fields(reason), " "))
-}
-
-func statusKind(code int) error {
-	switch {
-	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		return providers.ErrDenied
-	case code == http.StatusNotFound:
-		return providers.ErrNotFound
-	case code == http.StatusPreconditionFailed || code == http.StatusTooManyRequests || code >= 500:
-		return providers.ErrUnavailable
-	}
-	return providers.ErrConfig // 400 and the rest: a request Vault cannot serve as made
 }
 
 // responseReason is Vault's error list, or the status when it sent none or

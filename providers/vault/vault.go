@@ -58,6 +58,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -101,6 +102,14 @@ type Provider struct {
 	mountMu sync.Mutex
 	mounts  map[string]mount // by mount path ("secret/"): mounts do not nest
 }
+
+var (
+	_ providers.Configurer    = (*Provider)(nil)
+	_ providers.VersionLister = (*Provider)(nil)
+	_ providers.Renewer       = (*Provider)(nil)
+	_ providers.Writer        = (*Provider)(nil)
+	_ io.Closer               = (*Provider)(nil)
+)
 
 // New returns a provider. It makes no network call: the client is built,
 // and the login made, on first use.

@@ -2,7 +2,6 @@ package vault_test
 
 import (
 	"context"
-	"errors"
 	"maps"
 	"strconv"
 	"testing"
@@ -95,16 +94,5 @@ func TestVersionsWithoutMetadataAccess(t *testing.T) {
 	}
 	if got[key("secret/app")] != "3" {
 		t.Errorf("versions %v, want 3", got)
-	}
-}
-
-// Versions fails when Vault cannot be asked: the poller keeps its values.
-func TestVersionsUnavailable(t *testing.T) {
-	h := newProvider(t, vaultEnv("http://127.0.0.1:"+strconv.Itoa(testenv.FreePort(t)), "root"))
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_, err := h.p.Versions(ctx, []providers.Key{key("secret/app"), key("kv1/app")})
-	if !errors.Is(err, providers.ErrUnavailable) {
-		t.Errorf("%v, want unavailable", err)
 	}
 }

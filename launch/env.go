@@ -1,7 +1,4 @@
-// Package injector starts a child with resolved secrets in its environment
-// and supervises it: process group, signals, exit codes, restarts with new
-// values, and the stdio between the child and whoever started the launcher.
-package injector
+package launch
 
 import (
 	"fmt"

@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"syscall"
 	"time"
+
+	"github.com/mcp-secrets/mcp-secrets/launch"
 )
 
 // Spec says how to start and stop a child.
@@ -20,9 +22,10 @@ type Spec struct {
 	StopTimeout time.Duration
 }
 
-// child is one started process. Its fields are set before start or by its
-// Wait goroutine before done closes; the loop reads them after done.
-type child struct {
+// process is one started child process and its one Wait. Its fields are set
+// before start or by its Wait goroutine before done closes; the loop reads
+// them after done.
+type process struct {
 	cmd    *exec.Cmd
 	tree   tree // the child and what it started: its group or job
 	guard  *Guard
@@ -54,15 +57,15 @@ type spawner struct {
 
 type spawnReq struct {
 	spec   Spec
-	launch Launch
+	launch launch.Launch
 	io     stdio
 	guard  *Guard
-	exited chan<- *child
+	exited chan<- *process
 	reply  chan spawnReply
 }
 
 type spawnReply struct {
-	c   *child
+	c   *process
 	err error
 }
 
@@ -79,7 +82,7 @@ func newSpawner() *spawner {
 	return s
 }
 
-func (s *spawner) start(spec Spec, l Launch, io stdio, g *Guard, exited chan<- *child) (*child, error) {
+func (s *spawner) start(spec Spec, l launch.Launch, io stdio, g *Guard, exited chan<- *process) (*process, error) {
 	reply := make(chan spawnReply)
 	s.reqs <- spawnReq{spec, l, io, g, exited, reply}
 	r := <-reply
@@ -93,9 +96,9 @@ func (s *spawner) close() {
 }
 
 // start starts a child. Run it on the spawner's thread.
-func start(spec Spec, l Launch, io stdio, g *Guard, exited chan<- *child) (*child, error) {
+func start(spec Spec, l launch.Launch, io stdio, g *Guard, exited chan<- *process) (*process, error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &child{cancel: cancel, done: make(chan struct{}), guard: g}
+	c := &process{cancel: cancel, done: make(chan struct{}), guard: g}
 	cmd := exec.CommandContext(ctx, l.Argv[0], l.Argv[1:]...)
 	cmd.Env = l.Env
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = io.in, io.out, io.err
@@ -129,7 +132,7 @@ func start(spec Spec, l Launch, io stdio, g *Guard, exited chan<- *child) (*chil
 }
 
 // wait is the one goroutine that waits for this child.
-func (c *child) wait(ctx context.Context, spec Spec, exited chan<- *child) {
+func (c *process) wait(ctx context.Context, spec Spec, exited chan<- *process) {
 	err := c.cmd.Wait()
 	c.guard.disown(c.cmd.Process.Pid)
 	c.status = exitStatus(c.cmd.ProcessState)
@@ -148,7 +151,7 @@ func (c *child) wait(ctx context.Context, spec Spec, exited chan<- *child) {
 // sweep stops what is left of the child's tree once the leader is gone
 // (npx's node, a shell's background jobs): the stop signal, the rest of
 // the stop timeout, then a kill, and only while something is left.
-func (c *child) sweep(ctx context.Context, spec Spec) {
+func (c *process) sweep(ctx context.Context, spec Spec) {
 	if !c.tree.alive() {
 		return
 	}
@@ -168,7 +171,7 @@ func (c *child) sweep(ctx context.Context, spec Spec) {
 
 // signal sends sig to the child's tree (tree) or to the child alone, unless
 // it is gone: a group id may be reused once its group is empty.
-func (c *child) signal(sig syscall.Signal, tree bool) error {
+func (c *process) signal(sig syscall.Signal, tree bool) error {
 	select {
 	case <-c.done:
 		return nil
@@ -181,7 +184,7 @@ func (c *child) signal(sig syscall.Signal, tree bool) error {
 }
 
 // kill ends the child's tree at once.
-func (c *child) kill() {
+func (c *process) kill() {
 	select {
 	case <-c.done:
 		return
@@ -194,7 +197,7 @@ func (c *child) kill() {
 
 // stop stops the child: sig to its tree now, a kill after the stop
 // timeout. A child already stopping gets sig, and keeps its deadline.
-func (c *child) stop(sig syscall.Signal) {
+func (c *process) stop(sig syscall.Signal) {
 	if !c.stopAt.IsZero() {
 		_ = c.signal(sig, true)
 		return
@@ -205,4 +208,4 @@ func (c *child) stop(sig syscall.Signal) {
 }
 
 // pid is the child's process id, for logs.
-func (c *child) pid() int { return c.cmd.Process.Pid }
+func (c *process) pid() int { return c.cmd.Process.Pid }
