@@ -9,8 +9,29 @@ BIN       := bin/mcp-secrets
 CACHE     ?= $(HOME)/.cache/mcp-secrets
 VAULT_BIN := $(CACHE)/vault-$(shell sha256sum tools/vault/go.sum | cut -c1-16)/vault
 CT_BIN    := $(CACHE)/consul-template-v0.41.1/consul-template
+# The Kubernetes API server of the webhook and manifest tests (etcd is
+# Debian's etcd-server). It calls itself by this version, which kubectl
+# and clients read.
+KUBE_VERSION := $(shell sed -n 's/^require k8s.io\/kubernetes v1\./1./p' tools/kube/go.mod)
+KUBE_BIN  := $(CACHE)/kube-$(shell sha256sum tools/kube/go.sum | cut -c1-16)/kube-apiserver
+NPM_STAMP := tools/npm/node_modules/.installed
+# Two cores: two packages at a time.
+TESTFLAGS ?= -p 2 -count=1 -timeout 20m
+FUZZTIME  ?= 10s
+# The supervisor, rotation and the sidecar run under the race detector, and
+# so do the binaries their tests start (internal/testenv builds them so).
+RACE_PKGS := ./injector/... ./rotation/... ./sidecar/...
+OTHER_PKGS = $(shell $(GO) list ./... | grep -v -E '/(injector|rotation|sidecar)(/|$$)')
+# Every package compiles and vets for these too: desktop clients run there.
+CROSS     := darwin/amd64 darwin/arm64 windows/amd64
+# The release archives: static binaries, as `go install` builds them.
+DIST      := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
-.PHONY: build demo test unit cross fuzz bench dist lint vault npm clean
+export MCP_SECRETS_VAULT_BIN := $(VAULT_BIN)
+export MCP_SECRETS_CONSUL_TEMPLATE := $(CT_BIN)
+export MCP_SECRETS_KUBE_APISERVER := $(KUBE_BIN)
+
+.PHONY: build demo test unit cross fuzz bench dist lint vault kube npm clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/mcp-secrets
@@ -21,7 +42,7 @@ demo: build
 	PATH="$(CURDIR)/bin:$$PATH" sh examples/local/demo.sh
 
 # Every test, against real servers the tests start, then the fuzz targets.
-test: vault npm cross
+test: vault kube npm cross
 	$(GO) vet ./...
 	$(GO) test -race $(TESTFLAGS) $(RACE_PKGS)
 	$(GO) test $(TESTFLAGS) $(OTHER_PKGS)
@@ -51,11 +72,12 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzAssignment$$' -fuzztime $(FUZZTIME) ./providers/dotenv
 	$(GO) test -run '^$$' -fuzz '^FuzzLines$$' -fuzztime $(FUZZTIME) ./injector
 	$(GO) test -run '^$$' -fuzz '^FuzzSplit$$' -fuzztime $(FUZZTIME) ./providers/keychain
+	$(GO) test -run '^$$' -fuzz '^FuzzReview$$' -fuzztime $(FUZZTIME) ./webhook
 
 # Go benchmarks (rotation latency per store and against consul-template,
 # polling cost, providers, redaction, the MCP relay), then the table of whole
 # processes (launch overhead, MCP latency and throughput, serve).
-bench: vault npm $(CT_BIN) build
+bench: vault kube npm $(CT_BIN) build
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
 	$(GO) run ./internal/bench -mcp-secrets $(BIN) -consul-template $(CT_BIN)
 
@@ -68,6 +90,14 @@ $(VAULT_BIN): tools/vault/go.mod tools/vault/go.sum
 	@echo "Building the Vault test server into $@: once per machine, 10 to 18 minutes on 2 cores (tools/vault)"
 	mkdir -p $(dir $@)
 	cd tools/vault && GOSUMDB=off GOFLAGS=-mod=mod $(GO) build -o $@ github.com/hashicorp/vault
+
+kube: $(KUBE_BIN)
+$(KUBE_BIN): tools/kube/go.mod tools/kube/go.sum
+	@echo "Building kube-apiserver $(KUBE_VERSION) into $@: once per machine, about 7 minutes on 2 cores (tools/kube)"
+	mkdir -p $(dir $@)
+	cd tools/kube && GOSUMDB=off GOFLAGS=-mod=mod $(GO) build -o $@ \
+		-ldflags "-s -w -X k8s.io/component-base/version.gitVersion=v$(KUBE_VERSION) -X k8s.io/component-base/version.gitMajor=$(word 1,$(subst ., ,$(KUBE_VERSION))) -X k8s.io/component-base/version.gitMinor=$(word 2,$(subst ., ,$(KUBE_VERSION)))" \
+		k8s.io/kubernetes/cmd/kube-apiserver
 
 $(CT_BIN):
 	mkdir -p $(dir $@)

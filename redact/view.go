@@ -63,9 +63,10 @@ func (r *Redactor) quick(src []byte) (from int, none bool) {
 }
 
 // find returns the matches in src, as sorted, disjoint spans of src that
-// never cut an escape sequence; src itself holds none before from. With findFirst it stops at the first (its
-// span is then meaningless); with findIdle it also sets sc.hold to where a
-// tail that could still become a match begins.
+// never cut an escape sequence; src itself holds none before from. With
+// findFirst it stops at the first (its span is then meaningless); with
+// findIdle it also sets sc.hold to where a tail that could still become a
+// match begins.
 func (r *Redactor) find(sc *scratch, src []byte, mode findMode, from int) []match {
 	sc.ms = sc.ms[:0]
 	sc.hold = len(src)

@@ -15,10 +15,11 @@ import (
 )
 
 // Store puts each server's secrets into st, one secret per server (a JSON
-// object of its values; a dotenv file's variables named by their keys). A secret that already exists
-// keeps its other keys; one that holds a different value under a key wrap
-// would write is a conflict, found (through fetch) before anything is
-// written. On failure it says which secrets were stored before it.
+// object of its values; a dotenv file's variables named by their keys). A
+// secret that already exists keeps its other keys; one that holds a
+// different value under a key wrap would write is a conflict, found (through
+// fetch) before anything is written. On failure it says which secrets were
+// stored before it.
 func (p *Plan) Store(ctx context.Context, st providers.Writer, fetch providers.Provider) (stored []string, err error) {
 	writes := make([]map[string]string, len(p.Servers))
 	for i, s := range p.Servers {

@@ -89,7 +89,7 @@ func (a *app) rootCmd() *cobra.Command {
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.logFormat, "log-format", "text", "log format on stderr: text or json")
 	pf.StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(a.runCmd(), a.execCmd(), a.checkCmd(), a.versionCmd(), a.scanCmd(), a.wrapCmd(), a.serveCmd(), a.watchdogCmd(), a.setCmd())
+	root.AddCommand(a.runCmd(), a.execCmd(), a.checkCmd(), a.versionCmd(), a.scanCmd(), a.wrapCmd(), a.serveCmd(), a.watchdogCmd(), a.webhookCmd(), a.setCmd())
 	return root
 }
 

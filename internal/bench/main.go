@@ -40,6 +40,7 @@ func main() {
 		{"launch", launch},
 		{"mcp", mcpBench},
 		{"serve", serveBench},
+		{"webhook", webhookBench},
 	}
 	failed := false
 	for _, s := range sections {

@@ -51,8 +51,8 @@ func size(n int64) string {
 // device is ever opened (opening some has effects of its own), and the
 // opened file is checked again, so that a swap in between cannot get past:
 // the open neither waits for a FIFO's writer nor takes a terminal for the
-// process's own, and the file's size is read from the open file. A file refused is an *Error; others are the os
-// package's.
+// process's own, and the file's size is read from the open file. A file
+// refused is an *Error; others are the os package's.
 func Open(path string, limit int64) (*os.File, fs.FileInfo, error) {
 	if fi, err := os.Stat(path); err == nil { // else the open says why
 		if err := check(path, fi, limit); err != nil {
