@@ -106,9 +106,21 @@ func Hits(d *rules.Detector, f *mcpconfig.File) []Hit {
 	return hits
 }
 
-// sortFindings orders findings by file and place.
+// sortFindings orders findings by file and place, a file's own findings
+// before its secrets.
 func sortFindings(fs []Finding) {
 	slices.SortStableFunc(fs, func(a, b Finding) int {
-		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Location, b.Location))
+		own := func(f Finding) bool { return f.Masked == "" }
+		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), -compareBool(own(a), own(b)), cmp.Compare(a.Location, b.Location))
 	})
+}
+
+func compareBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }

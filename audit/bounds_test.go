@@ -61,7 +61,7 @@ func TestScanBounds(t *testing.T) {
 	}
 	want := []string{
 		"ok/.env:1 ok/.env dotenv-readable ",
-		"ok/.env:1 ok/.env:1 stripe-access-token sk_l…(32 chars)",
+		"ok/.env:1 K stripe-access-token sk_l…(32 chars)",
 		"ok/.mcp.json:1 mcpServers.a.env.K github-pat ghp_…(40 chars)",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {

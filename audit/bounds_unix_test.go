@@ -93,9 +93,9 @@ func TestScanSkipsWhatIsNoFile(t *testing.T) {
 	wantFindings := []string{
 		"repo/.vscode/mcp.json:1 mcpServers.a.env.K github-pat ghp_…(40 chars)",
 		"repo/b/.env:1 repo/b/.env dotenv-readable ",
-		"repo/b/.env:1 repo/b/.env:1 stripe-access-token sk_l…(32 chars)",
+		"repo/b/.env:1 K stripe-access-token sk_l…(32 chars)",
 		"repo/c/.env:1 repo/c/.env dotenv-readable ",
-		"repo/c/.env:1 repo/c/.env:1 slack-bot-token xoxb…(56 chars)",
+		"repo/c/.env:1 K slack-bot-token xoxb…(56 chars)",
 	}
 	if strings.Join(got, "\n") != strings.Join(wantFindings, "\n") {
 		t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantFindings, "\n"))

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -110,14 +111,33 @@ func joinOS(goos, dir, path string) string {
 	return strings.TrimRight(dir, "/") + "/" + path
 }
 
-// projectConfig reports whether an absolute path is a project-level MCP
-// config.
-func projectConfig(path string) bool {
-	path = filepath.ToSlash(path)
-	for _, l := range Locations() {
-		if l.Base == Project && strings.HasSuffix(path, "/"+l.Path) {
-			return true
-		}
+// ConfigNames are the names of the files MCP clients keep servers in.
+// scan reads a file by one of them wherever it is in a tree, as the
+// pre-commit hook matches them: a project's CI and its hook give one
+// answer.
+var ConfigNames = []string{
+	"claude_desktop_config.json", // Claude Desktop
+	".claude.json",               // Claude Code (user)
+	".mcp.json",                  // Claude Code (project)
+	"mcp.json",                   // Cursor, VS Code
+	"mcp_config.json",            // Windsurf
+	"settings.json",              // Gemini CLI, VS Code's user settings
+	"config.toml",                // Codex
+}
+
+// isConfigName reports whether a file name is one of ConfigNames.
+func isConfigName(name string) bool { return slices.Contains(ConfigNames, name) }
+
+// shared reports whether a config path has a name other programs use too
+// (settings.json, config.toml) and is not where a client keeps it: such a
+// file is a client config only if it holds a list of servers.
+func shared(path string) bool {
+	p := filepath.ToSlash(path)
+	switch filepath.Base(p) {
+	case "settings.json":
+		return !strings.HasSuffix(p, "/.gemini/settings.json") && !strings.HasSuffix(p, "/Code/User/settings.json")
+	case "config.toml":
+		return !strings.HasSuffix(p, "/.codex/config.toml")
 	}
 	return false
 }

@@ -81,7 +81,7 @@ func (s *Scanner) dotenvSecrets(t target, data []byte) ([]Finding, error) {
 			secrets = append(secrets, Finding{
 				File:     t.display,
 				Line:     line,
-				Location: fmt.Sprintf("%s:%d", t.display, line),
+				Location: name,
 				Rule:     m.Rule,
 				Severity: m.Severity,
 				Masked:   Mask(v[m.Start:m.End]),

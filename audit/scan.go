@@ -32,6 +32,9 @@ const MaxConfig = 64 << 20
 const (
 	NotRegular = "not a regular file"
 	OutOfTree  = "symlink out of the scanned tree"
+	// A settings.json or config.toml that is some other program's.
+	NoServers  = "holds no MCP servers"
+	NotAConfig = "does not parse, so is no MCP client config"
 )
 
 // Scanner scans the known config locations, files and directory trees.
@@ -50,8 +53,9 @@ type Report struct {
 	// Errors are files that could not be read or parsed; the scan went on
 	// with the others.
 	Errors []error
-	// Skipped are files by a name scan reads that it did not read: devices,
-	// FIFOs, sockets, and symlinks that lead out of a scanned tree.
+	// Skipped are files by a name scan reads that it did not scan:
+	// devices, FIFOs, sockets, symlinks that lead out of a scanned tree,
+	// and settings.json or config.toml files of other programs.
 	Skipped []Skipped
 	// Notes say what could not be checked, such as git being absent.
 	Notes []string
@@ -61,7 +65,7 @@ type Report struct {
 // Skipped is a file not read, and why.
 type Skipped struct {
 	File   string // as the user sees it
-	Reason string // NotRegular or OutOfTree
+	Reason string // NotRegular, OutOfTree, NoServers or NotAConfig
 }
 
 // target is one file to scan.
@@ -69,6 +73,7 @@ type target struct {
 	path    string // absolute, symlinks resolved for files found in a tree
 	display string // as the user sees it in the report
 	dotenv  bool
+	shared  bool // a config name other programs use too: see shared
 }
 
 // limit is the largest the file may be.
@@ -101,14 +106,19 @@ func (s *Scanner) Scan(ctx context.Context, paths []string) Report {
 			r.Errors = append(r.Errors, ctx.Err())
 			break
 		}
-		r.Files++
 		var fs []Finding
+		var skip string
 		var err error
 		if t.dotenv {
 			fs, err = s.scanDotenv(ctx, git, t)
 		} else {
-			fs, err = s.scanConfig(t)
+			fs, skip, err = s.scanConfig(t)
 		}
+		if skip != "" {
+			r.Skipped = append(r.Skipped, Skipped{t.display, skip})
+			continue
+		}
+		r.Files++
 		if err != nil {
 			r.Errors = append(r.Errors, err)
 		}
@@ -121,15 +131,20 @@ func (s *Scanner) Scan(ctx context.Context, paths []string) Report {
 	return r
 }
 
-// targets lists the files to scan, each once. Files named are read
-// through symlinks, the user's choice; files found in a tree only through
+// targets lists the files to scan, each once however it is reached (a
+// client's home location, a tree, a symlink). Files named are read through
+// symlinks, the user's choice; files found in a tree only through
 // symlinks that stay in it.
 func (s *Scanner) targets(paths []string, r *Report) []target {
 	var out []target
 	seen := map[string]bool{}
 	add := func(t target) {
-		if !seen[t.path] {
-			seen[t.path] = true
+		real, err := filepath.EvalSymlinks(t.path)
+		if err != nil {
+			real = t.path
+		}
+		if !seen[real] {
+			seen[real] = true
 			out = append(out, t)
 		}
 	}
@@ -168,7 +183,8 @@ func (s *Scanner) targets(paths []string, r *Report) []target {
 				r.Errors = append(r.Errors, err)
 			}
 		case fi.Mode().IsRegular():
-			add(target{path: abs, display: p, dotenv: isDotenv(filepath.Base(abs))})
+			dotenv := isDotenv(filepath.Base(abs))
+			add(target{path: abs, display: p, dotenv: dotenv, shared: !dotenv && shared(abs)})
 		default:
 			skip(p, NotRegular)
 		}
@@ -176,8 +192,8 @@ func (s *Scanner) targets(paths []string, r *Report) []target {
 	return out
 }
 
-// walk adds the .env files and project configs of a tree, down to
-// MaxDepth, skipping node_modules and .git. A symlink is followed to a
+// walk adds the .env files and the files by a client config's name of a
+// tree, down to MaxDepth, skipping node_modules and .git. A symlink is followed to a
 // regular file in the tree only: a repository is not to make scan read
 // a device or a file of the user's elsewhere.
 func walk(root, display string, add func(target), skip func(display, reason string)) error {
@@ -200,10 +216,10 @@ func walk(root, display string, add func(target), skip func(display, reason stri
 			return nil
 		}
 		dotenv := isDotenv(d.Name())
-		if !dotenv && !projectConfig(path) {
+		if !dotenv && !isConfigName(d.Name()) {
 			return nil
 		}
-		t := target{path: path, display: filepath.Join(display, rel), dotenv: dotenv}
+		t := target{path: path, display: filepath.Join(display, rel), dotenv: dotenv, shared: !dotenv && shared(path)}
 		switch {
 		case d.Type().IsRegular():
 		case d.Type()&fs.ModeSymlink == 0:
@@ -230,14 +246,22 @@ func walk(root, display string, add func(target), skip func(display, reason stri
 	})
 }
 
-func (s *Scanner) scanConfig(t target) ([]Finding, error) {
+// scanConfig scans a client config; a shared name's file that is not one
+// is skipped, with the reason.
+func (s *Scanner) scanConfig(t target) (_ []Finding, skip string, _ error) {
 	data, err := t.read()
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	f, err := mcpconfig.Parse(t.path, data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", t.display, err)
+	var syntax *mcpconfig.SyntaxError
+	switch {
+	case t.shared && errors.As(err, &syntax):
+		return nil, NotAConfig, nil
+	case err != nil:
+		return nil, "", fmt.Errorf("%s: %w", t.display, err)
+	case t.shared && !f.Lists:
+		return nil, NoServers, nil
 	}
 	var out []Finding
 	for _, h := range Hits(s.Detector, f) {
@@ -245,7 +269,7 @@ func (s *Scanner) scanConfig(t target) ([]Finding, error) {
 			out = append(out, fi)
 		}
 	}
-	return out, nil
+	return out, "", nil
 }
 
 // AllowMarker on a line (in a comment: `# mcp-secrets:allow` in a .env or

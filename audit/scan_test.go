@@ -86,7 +86,7 @@ func TestScanClients(t *testing.T) {
 		"~/.cursor/mcp.json:7 mcpServers.anthropic.env.ANTHROPIC_API_KEY anthropic-api-key sk-a…(108 chars)",
 		"~/.gemini/settings.json:4 mcpServers.api.headers.X-Session jwt eyJh…(144 chars)",
 		"sub/.env.local:1 sub/.env.local dotenv-readable ",
-		"sub/.env.local:2 sub/.env.local:2 stripe-access-token sk_l…(32 chars)",
+		"sub/.env.local:2 STRIPE_SECRET_KEY stripe-access-token sk_l…(32 chars)",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -231,7 +231,7 @@ func TestScanPaths(t *testing.T) {
 	want := []string{
 		"codex.toml:3 mcp_servers.a.env.K slack-bot-token xoxb…(56 chars)",
 		"d/.env:1 d/.env dotenv-readable ",
-		"d/.env:1 d/.env:1 github-pat ghp_…(40 chars)",
+		"d/.env:1 K github-pat ghp_…(40 chars)",
 		"ok.json:1 mcpServers.a.env.K github-pat ghp_…(40 chars)",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {

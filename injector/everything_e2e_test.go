@@ -73,7 +73,7 @@ func TestServerEverythingTypeScriptClient(t *testing.T) {
 	w := newWorld(t, "TOKEN=ts-first-value-0123\n")
 	node := everything(t)[0]
 	args := append([]string{filepath.Join(testenv.ModuleRoot(t), "tools", "npm", "ts-client.mjs"),
-		w.cli, "run", "--redact=false", "--debounce", "50ms", "--"}, everything(t)...)
+		w.cli, "run", "--log-level", "info", "--redact=false", "--debounce", "50ms", "--"}, everything(t)...)
 	cmd := exec.Command(node, args...)
 	cmd.Env = append(os.Environ(), `MCP_TEST_ENV={"TOKEN":"$<TOKEN>"}`, "MCP_TEST_CWD="+w.dir)
 	cmd.Stderr = w.stderr

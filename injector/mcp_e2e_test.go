@@ -2,6 +2,7 @@ package injector_test
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -286,40 +287,61 @@ func TestServerToClientRequests(t *testing.T) {
 	}
 }
 
-// A restart that changes the tool list tells the client.
+// A restart that changes the tool list tells the client: in a stateful
+// session, and (2026-07-28) on the stateless client's subscriptions/listen
+// stream, named by its subscriptionId; the Go SDK client caches the list
+// until told.
 func TestToolListChanged(t *testing.T) {
-	w := newWorld(t, "EXTRA=\n")
-	changed := make(chan struct{}, 10)
-	c := mcp.NewClient(&mcp.Implementation{Name: "test-client", Version: "v1"}, &mcp.ClientOptions{
-		ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) { changed <- struct{}{} },
-	})
-	cmd := w.command([]string{"ENVSERVER_EXTRA_TOOL=$<EXTRA>"}, []string{"--debounce", "50ms"}, w.envserver)
-	cs, err := c.Connect(context.Background(), &mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}, &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cs.Close()
-	tools := func() []string {
-		res, err := cs.ListTools(context.Background(), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var names []string
-		for _, tl := range res.Tools {
-			names = append(names, tl.Name)
-		}
-		return names
-	}
-	if slices.Contains(tools(), "extra") {
-		t.Fatal("extra tool before the change")
-	}
-	w.writeEnv("EXTRA=yes\n")
-	select {
-	case <-changed:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no notifications/tools/list_changed after a restart that added a tool")
-	}
-	if !slices.Contains(tools(), "extra") {
-		t.Error("the new tool is not listed")
+	for _, protocol := range []string{"2025-11-25", ""} {
+		t.Run(cmp.Or(protocol, "stateless"), func(t *testing.T) {
+			w := newWorld(t, "EXTRA=\n")
+			changed := make(chan *mcp.ToolListChangedRequest, 10)
+			c := mcp.NewClient(&mcp.Implementation{Name: "test-client", Version: "v1"}, &mcp.ClientOptions{
+				ToolListChangedHandler: func(_ context.Context, req *mcp.ToolListChangedRequest) { changed <- req },
+			})
+			var opts *mcp.ClientSessionOptions
+			if protocol != "" {
+				opts = &mcp.ClientSessionOptions{ProtocolVersion: protocol}
+			}
+			cmd := w.command([]string{"ENVSERVER_EXTRA_TOOL=$<EXTRA>"}, []string{"--debounce", "50ms"}, w.envserver)
+			cs, err := c.Connect(context.Background(), &mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cs.Close()
+			if got := cs.InitializeResult().ProtocolVersion; got != cmp.Or(protocol, "2026-07-28") {
+				t.Fatalf("protocol %s", got)
+			}
+			tools := func() []string {
+				res, err := cs.ListTools(context.Background(), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var names []string
+				for _, tl := range res.Tools {
+					names = append(names, tl.Name)
+				}
+				return names
+			}
+			if slices.Contains(tools(), "extra") {
+				t.Fatal("extra tool before the change")
+			}
+			w.writeEnv("EXTRA=yes\n")
+			select {
+			case req := <-changed:
+				var meta mcp.Meta
+				if req.Params != nil {
+					meta = req.Params.Meta
+				}
+				if _, named := meta["io.modelcontextprotocol/subscriptionId"]; named != (protocol == "") {
+					t.Errorf("subscriptionId in %v: want one for a stateless client only", meta)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("no notifications/tools/list_changed after a restart that added a tool")
+			}
+			if !slices.Contains(tools(), "extra") {
+				t.Error("the new tool is not listed")
+			}
+		})
 	}
 }

@@ -47,6 +47,9 @@ type relay struct {
 	caps     [32]byte            // digest of the capabilities the client was given
 	lists    map[string][32]byte // list method -> digest of the result the client saw
 	listReqs map[string]string   // client request id -> list method, to record its result
+	// list method -> the client's request for its first page, asked again
+	// of a restarted server (a stateless one needs the request's _meta)
+	listLines map[string][]byte
 
 	pending map[string]*child    // client request id -> the child that has it
 	fromSrv map[string]serverReq // id as the client saw it -> a child's request
@@ -77,13 +80,14 @@ func newRelay() *relay {
 	b := make([]byte, 8)
 	rand.Read(b)
 	return &relay{
-		lists:    map[string][32]byte{},
-		listens:  map[string][]byte{},
-		listReqs: map[string]string{},
-		pending:  map[string]*child{},
-		fromSrv:  map[string]serverReq{},
-		own:      map[string]ownReq{},
-		prefix:   "mcp-secrets-" + hex.EncodeToString(b) + "-",
+		lists:     map[string][32]byte{},
+		listLines: map[string][]byte{},
+		listens:   map[string][]byte{},
+		listReqs:  map[string]string{},
+		pending:   map[string]*child{},
+		fromSrv:   map[string]serverReq{},
+		own:       map[string]ownReq{},
+		prefix:    "mcp-secrets-" + hex.EncodeToString(b) + "-",
 	}
 }
 
@@ -184,6 +188,7 @@ func (s *relay) record(m jsonrpc.Message, line []byte) {
 		}
 		if params.Cursor == "" {
 			s.listReqs[jsonrpc.IDKey(m.ID)] = m.Method
+			s.listLines[m.Method] = slices.Clone(line)
 		}
 	}
 }

@@ -111,16 +111,33 @@ func (l *loop) restartMCP() {
 			l.replayFailed(p, fmt.Sprintf("no answer to the replayed session within %v", ready))
 		}
 	})
+	s.started = started
 	switch {
 	case s.initialize != nil:
 		l.ownRequest(p, s.initialize, "initialize")
 	case s.discover != nil:
 		l.ownRequest(p, s.discover, "server/discover")
 	default:
-		l.takeOver(p, started)
-		return
+		// Stateless requests (2026-07-28) without a discover: nothing to
+		// replay but the open listens, and the lists the client saw, to
+		// compare.
+		l.replayStateless(p)
+		if s.waiting == 0 {
+			l.takeOver(p, started)
+		}
 	}
-	s.started = started
+}
+
+// replayStateless gives a new child the client's open subscriptions/listen
+// streams, under the client's ids, and asks it for the lists the client saw.
+func (l *loop) replayStateless(p *child) {
+	s := l.relay
+	for _, line := range s.listens {
+		p.in.push(slices.Clone(line))
+	}
+	for _, method := range slices.Sorted(maps.Keys(s.lists)) {
+		l.ownRequest(p, s.listLines[method], method)
+	}
 }
 
 // ownRequest sends a request of the client's session to p under the
@@ -152,10 +169,8 @@ func (l *loop) replayReply(r ownReq, m jsonrpc.Message) {
 		l.replayFailed(r.p, r.method+" was refused")
 		return
 	}
-	if r.method == "initialize" || r.method == "server/discover" {
-		for _, line := range s.listens {
-			r.p.in.push(slices.Clone(line))
-		}
+	if r.method == "server/discover" {
+		l.replayStateless(r.p)
 	}
 	switch r.method {
 	case "initialize":
@@ -173,9 +188,7 @@ func (l *loop) replayReply(r ownReq, m jsonrpc.Message) {
 			b, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 0, "method": "resources/subscribe", "params": map[string]string{"uri": uri}})
 			l.ownRequest(r.p, append(b, '\n'), "resources/subscribe")
 		}
-		for _, method := range slices.Sorted(maps.Keys(s.lists)) {
-			l.ownRequest(r.p, nil, method)
-		}
+		l.replayStateless(r.p)
 	case "tools/list", "prompts/list", "resources/list":
 		if m.Result != nil && sha256.Sum256(m.Result) != s.lists[r.method] {
 			s.lists[r.method] = sha256.Sum256(m.Result)
@@ -210,7 +223,7 @@ func (l *loop) takeOver(p *child, started time.Time) {
 		}
 	}
 	for _, kind := range dedupe(s.changed) {
-		l.say([]byte(`{"jsonrpc":"2.0","method":"notifications/` + kind + `/list_changed"}` + "\n"))
+		l.listChanged(kind)
 	}
 	queue := s.queue
 	s.queue, s.queued = nil, 0
@@ -234,6 +247,32 @@ func (l *loop) takeOver(p *child, started time.Time) {
 	}
 	l.converge() // a newer launch came during the replay
 }
+
+// listChanged tells the client that a list changed. A stateless client
+// (2026-07-28) gets it on each subscriptions/listen stream that asked for
+// it, named by the stream's subscriptionId; a stateful one, or a stateless
+// one with no such stream, as it is.
+func (l *loop) listChanged(kind string) {
+	s := l.relay
+	method := "notifications/" + kind + "/list_changed"
+	sent := false
+	if s.initialize == nil {
+		for _, id := range slices.Sorted(maps.Keys(s.listens)) {
+			start, end, ok := jsonrpc.Find(s.listens[id], "params", "notifications", kind+"ListChanged")
+			if ok && string(s.listens[id][start:end]) == "true" {
+				l.say([]byte(`{"jsonrpc":"2.0","method":"` + method + `","params":{"_meta":{"` + SubscriptionKey + `":` + id + `}}}` + "\n"))
+				sent = true
+			}
+		}
+	}
+	if !sent {
+		l.say([]byte(`{"jsonrpc":"2.0","method":"` + method + `"}` + "\n"))
+	}
+}
+
+// SubscriptionKey names, in a notification's _meta, the
+// subscriptions/listen request it belongs to (2026-07-28).
+const SubscriptionKey = "io.modelcontextprotocol/subscriptionId"
 
 // finishDrain stops an old child whose requests are answered: its stdin
 // closes first (many servers end on EOF), then the stop signal.

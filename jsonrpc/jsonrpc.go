@@ -24,6 +24,21 @@ type Message struct {
 	HasError bool
 }
 
+// VersionMeta is the _meta key in which MCP requests carry their protocol
+// version (2026-07-28 and later).
+const VersionMeta = "io.modelcontextprotocol/protocolVersion"
+
+// MetaVersion is the protocol version m carries in its _meta, "" if none.
+func (m Message) MetaVersion() string {
+	start, end, ok := Find(m.Params, "_meta", VersionMeta)
+	if !ok {
+		return ""
+	}
+	var v string
+	_ = json.Unmarshal(m.Params[start:end], &v)
+	return v
+}
+
 func (m Message) IsRequest() bool      { return m.Method != "" && m.ID != nil }
 func (m Message) IsNotification() bool { return m.Method != "" && m.ID == nil }
 func (m Message) IsResponse() bool {

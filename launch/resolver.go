@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"maps"
@@ -160,13 +159,7 @@ func (r *Resolver) vars(environ []string, fileVars map[string]string) (vars []pr
 }
 
 // Close ends what the stores started (Vault's token renewal).
-func (r *Resolver) Close() {
-	for _, p := range r.Stores {
-		if c, ok := p.(io.Closer); ok {
-			c.Close()
-		}
-	}
-}
+func (r *Resolver) Close() { providers.Close(r.Stores) }
 
 // envFileVars are the variables of --env-file. Without the flag, ./.env
 // only answers lookups: its variables are not all handed to the child.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 )
 
@@ -19,6 +20,16 @@ import (
 // session ends.
 type Provider interface {
 	Fetch(ctx context.Context, ref Ref) (Secret, error)
+}
+
+// Close ends what the stores started in the background (Vault's token
+// renewal): each one that is an io.Closer.
+func Close(stores map[string]Provider) {
+	for _, p := range stores {
+		if c, ok := p.(io.Closer); ok {
+			c.Close()
+		}
+	}
 }
 
 // Configurer is implemented by providers that can tell, without a network

@@ -140,15 +140,7 @@ func (r *Redactor) sides(sc *scratch, v *view, ms []match, mode findMode) []matc
 		if r.build(p, percent, v, every) > 0 {
 			pm := r.scan(p, sc.list[1][:0])
 			if r.junctions(p.b, mode) {
-				s := &sc.side[1]
-				r.build(s, lineBreaks, p, every)
-				sm := normalize(r.scan(s, sc.list[2][:0]))
-				if mode == findIdle {
-					sc.hold = min(sc.hold, r.holdPoint(s))
-				}
-				mapStep(s, sm)
-				pm = append(pm, sm...)
-				sc.list[2] = sm[:0]
+				pm = append(pm, r.unwrapped(sc, p, mode)...)
 			}
 			if mode == findIdle {
 				sc.hold = min(sc.hold, r.holdPoint(p))
@@ -160,17 +152,24 @@ func (r *Redactor) sides(sc *scratch, v *view, ms []match, mode findMode) []matc
 		}
 	}
 	if r.junctions(v.b, mode) {
-		s := &sc.side[1]
-		r.build(s, lineBreaks, v, every)
-		sm := normalize(r.scan(s, sc.list[2][:0]))
-		if mode == findIdle {
-			sc.hold = min(sc.hold, r.holdPoint(s))
-		}
-		mapStep(s, sm)
-		ms = append(ms, sm...)
-		sc.list[2] = sm[:0]
+		ms = append(ms, r.unwrapped(sc, v, mode)...)
 	}
 	return ms
+}
+
+// unwrapped finds the matches in v with its line breaks taken out (a value
+// wrapped over lines), mapped back to v. The result is valid until the next
+// call: the caller copies it.
+func (r *Redactor) unwrapped(sc *scratch, v *view, mode findMode) []match {
+	s := &sc.side[1]
+	r.build(s, lineBreaks, v, mode == findIdle)
+	sm := normalize(r.scan(s, sc.list[2][:0]))
+	if mode == findIdle {
+		sc.hold = min(sc.hold, r.holdPoint(s))
+	}
+	mapStep(s, sm)
+	sc.list[2] = sm[:0]
+	return sm
 }
 
 // jsonMatters reports whether b JSON-unescaped, or a view of that, can hold

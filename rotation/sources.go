@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mcp-secrets/mcp-secrets/internal/backoff"
 	"github.com/mcp-secrets/mcp-secrets/launch"
 	"github.com/mcp-secrets/mcp-secrets/providers"
 )
@@ -152,18 +153,6 @@ func send(ctx context.Context, hints chan<- hint, h hint) bool {
 	}
 }
 
-// sleep waits d or until ctx is done, and says which.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
 // jitter spreads polls by ±10%, so many launchers do not poll in step.
 func jitter(d time.Duration) time.Duration {
 	return d + time.Duration((rand.Float64()*0.2-0.1)*float64(d))
@@ -176,7 +165,7 @@ func jitter(d time.Duration) time.Duration {
 func (w *Watcher) poll(ctx context.Context, g *pollGroup, hints chan<- hint) {
 	keys := slices.SortedFunc(maps.Keys(g.known), compareKeys)
 	failures := 0
-	for delay := jitter(w.Interval); sleep(ctx, delay); {
+	for delay := jitter(w.Interval); backoff.Sleep(ctx, delay); {
 		got, err := withTimeout(ctx, w.Timeout, func(ctx context.Context) (map[providers.Key]string, error) { return g.lister.Versions(ctx, keys) })
 		if err != nil {
 			if ctx.Err() != nil {
@@ -227,7 +216,7 @@ func (w *Watcher) renew(ctx context.Context, l *leaseWatch, hints chan<- hint) {
 		send(ctx, hints, hint{keys: l.keys, reason: why, attrs: []any{"provider", l.provider, "lease", lease.ID}})
 	}
 	for {
-		if !sleep(ctx, time.Until(expires)*2/3) {
+		if !backoff.Sleep(ctx, time.Until(expires)*2/3) {
 			return
 		}
 		if !lease.Renewable {
@@ -254,7 +243,7 @@ func (w *Watcher) renew(ctx context.Context, l *leaseWatch, hints chan<- hint) {
 		lease, expires = next, time.Now().Add(next.TTL)
 		w.Log.Info("lease renewed", "provider", l.provider, "lease", lease.ID, "ttl", lease.TTL)
 		if next.TTL < want {
-			if !sleep(ctx, next.TTL*2/3) {
+			if !backoff.Sleep(ctx, next.TTL*2/3) {
 				return
 			}
 			refetch("lease near its maximum TTL")
@@ -262,6 +251,9 @@ func (w *Watcher) renew(ctx context.Context, l *leaseWatch, hints chan<- hint) {
 		}
 	}
 }
+
+// fileWatchDelay is how long a child runs before its files are watched.
+const fileWatchDelay = 200 * time.Millisecond
 
 // watchFiles hints when a watched file changes. It watches directories:
 // editors save by rename, and Kubernetes swaps a "..data" symlink.
@@ -274,6 +266,14 @@ func (w *Watcher) watchFiles(ctx context.Context, files []string, hints chan<- h
 			names[dir] = map[string]bool{}
 		}
 		names[dir][base] = true
+	}
+	// An inotify descriptor costs the process 10-20 ms when it is released
+	// (the kernel's RCU grace period, at exit too): a child that ends at once
+	// (a CLI run through the launcher) never has one made for it.
+	select {
+	case <-time.After(fileWatchDelay):
+	case <-ctx.Done():
+		return
 	}
 	// A file changed between the resolution the child started with and
 	// the watch would go unseen: once the watches are in place, check them

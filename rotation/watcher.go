@@ -99,7 +99,7 @@ func (w *Watcher) Run(ctx context.Context, first *launch.Resolution) {
 			if changed := ns.changedFrom(cur); len(changed) == 0 {
 				w.Log.Debug("no change in the child's environment")
 			} else {
-				w.Log.Info("restarting the child with new values", "variables", changed)
+				w.Log.Info("new values", "variables", changed)
 				select {
 				case w.Updates <- next.Launch:
 				case <-ctx.Done():

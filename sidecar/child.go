@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -28,52 +27,6 @@ type child struct {
 	done    chan struct{} // closed when the supervisor has ended
 	status  int           // valid after done
 	err     error
-}
-
-// start starts a child with the backend's newest launch. onMessage gets
-// each message it prints (redacted, on the supervisor's goroutine: it must
-// not block), restarted each launch it took over with.
-func (b *backend) start(kind string, log *slog.Logger, onMessage func(injector.Message), restarted func(launch.Launch)) (*child, error) {
-	ctx, cancel := context.WithCancel(context.Background())
-	c := &child{updates: make(chan launch.Launch, 1), cancel: cancel, done: make(chan struct{})}
-	c.conn = injector.NewConn(func(m injector.Message) {
-		b.redactions(m.Line)
-		onMessage(m)
-	})
-	m := b.sc.opts.Metrics
-	sup := &injector.Supervisor{
-		Spec:       b.sc.opts.Spec,
-		Conn:       c.conn,
-		Stderr:     b.stderr,
-		Redact:     b.sc.opts.Redact,
-		Guard:      b.sc.opts.Guard,
-		MaxMessage: b.sc.opts.MaxMessage,
-		Log:        log,
-		Restarted: func(l launch.Launch) {
-			m.restarts.WithLabelValues(b.name, "rotation").Inc()
-			if restarted != nil {
-				restarted(l)
-			}
-		},
-	}
-	b.mu.Lock()
-	c.launch = b.launch
-	b.children[c] = struct{}{}
-	b.running.Add(1)
-	b.mu.Unlock()
-	gauge := m.children.WithLabelValues(b.name, kind)
-	gauge.Inc()
-	go func() {
-		defer b.running.Done()
-		c.status, c.err = sup.Run(ctx, c.launch, c.updates, nil)
-		b.mu.Lock()
-		delete(b.children, c)
-		b.mu.Unlock()
-		gauge.Dec()
-		cancel()
-		close(c.done)
-	}()
-	return c, nil
 }
 
 // send hands one message to the child; it waits while the child does not

@@ -12,24 +12,33 @@ import (
 	"github.com/mcp-secrets/mcp-secrets/jsonrpc"
 	"github.com/mcp-secrets/mcp-secrets/providers"
 	"github.com/mcp-secrets/mcp-secrets/providers/file"
+	"github.com/mcp-secrets/mcp-secrets/remote"
 )
 
 // Config is an mcpServers file: {"mcpServers": {NAME: {command, args, env}}},
-// the shape Claude Desktop, Cursor and mcp-use read.
+// the shape Claude Desktop, Cursor and mcp-use read; a remote server is
+// {"type": "http", "url", "headers"}, as Claude Code and VS Code write it.
 type Config struct {
 	Servers []ServerConfig // in the file's order
 }
 
-// ServerConfig is one stdio server of the file.
+// ServerConfig is one server of the file: a stdio server, or a url entry.
 type ServerConfig struct {
 	Name    string
 	Command string
 	Args    []string
 	Env     map[string]string // values may hold references
+	// URL is a remote server's, proxied with Headers added; values may
+	// hold references.
+	URL     string
+	Headers []remote.Header
 }
 
 // Argv is the server's command line.
 func (s ServerConfig) Argv() []string { return append([]string{s.Command}, s.Args...) }
+
+// Remote is a url entry as the remote package configures it.
+func (s ServerConfig) Remote() remote.Config { return remote.Config{URL: s.URL, Headers: s.Headers} }
 
 // MaxConfig is the largest mcpServers file: what a Kubernetes ConfigMap
 // holds, and far more than any list of servers needs.
@@ -54,6 +63,9 @@ func LoadConfig(path string) (*Config, error) {
 	}
 	errs := []error{err}
 	for _, s := range c.Servers {
+		if s.URL != "" {
+			continue
+		}
 		if _, err := exec.LookPath(s.Command); err != nil {
 			errs = append(errs, providers.Errorf(providers.ErrConfig, "%s: mcpServers.%s: %w", path, s.Name, err))
 		}
@@ -61,11 +73,12 @@ func LoadConfig(path string) (*Config, error) {
 	return c, errors.Join(errs...)
 }
 
-// serverKey reports whether a server entry may have key. "type" may only
-// say "stdio" (Claude Code and VS Code write it).
+// serverKey reports whether a server entry may have key: "type" is
+// "stdio" or "http" (Claude Code and VS Code write it); Windsurf names the
+// url serverUrl.
 func serverKey(key string) bool {
 	switch key {
-	case "command", "args", "env", "type":
+	case "command", "args", "env", "type", "url", "serverUrl", "headers":
 		return true
 	}
 	return false
@@ -140,36 +153,77 @@ func parseServer(where string, v []byte, problem func(string, ...any)) (ServerCo
 		problem(format, args...)
 		ok = false
 	}
-	var hasCommand, remote bool
+	var hasCommand, hasURL, hasHeaders, stdioOnly bool
+	kind := ""
 	eachMember(v, where, fail, func(key string, val []byte) {
 		switch {
-		case key == "url" || key == "serverUrl":
-			fail("%s: %q: a remote server cannot be served: the sidecar runs stdio servers (command, args, env); let the agent connect to the URL itself", where, key)
-			remote = true
-		case key == "type":
-			var t string
-			if json.Unmarshal(val, &t) != nil || t != "stdio" {
-				fail("%s: type %s: only stdio servers can be served", where, val)
-			}
 		case !serverKey(key):
-			fail("%s: unknown key %q (want command, args, env)", where, key)
+			fail("%s: unknown key %q (want command, args, env; or url, headers)", where, key)
+		case key == "type":
+			if json.Unmarshal(val, &kind) != nil || kind != "stdio" && kind != "http" && kind != "streamable-http" {
+				fail("%s: type %s: want stdio, or http (Streamable HTTP; the older HTTP+SSE transport is not served)", where, val)
+			}
+		case key == "url" || key == "serverUrl":
+			if hasURL {
+				fail("%s: both url and serverUrl", where)
+			}
+			hasURL = true
+			if json.Unmarshal(val, &s.URL) != nil || s.URL == "" {
+				fail("%s.%s: not a non-empty string", where, key)
+			}
+		case key == "headers":
+			hasHeaders = true
+			s.Headers = parseHeaders(where+".headers", val, fail)
 		case key == "command":
 			hasCommand = true
 			if json.Unmarshal(val, &s.Command) != nil || s.Command == "" {
 				fail("%s.command: not a non-empty string", where)
 			}
 		case key == "args":
+			stdioOnly = true
 			if json.Unmarshal(val, &s.Args) != nil {
 				fail("%s.args: not an array of strings", where)
 			}
 		case key == "env":
+			stdioOnly = true
 			s.Env = parseEnv(where+".env", val, fail)
 		}
 	})
-	if !hasCommand && !remote {
+	switch {
+	case hasURL && (hasCommand || stdioOnly):
+		fail("%s: a url entry has no command, args or env", where)
+	case hasURL && kind == "stdio":
+		fail("%s: type stdio with a url", where)
+	case hasURL && s.URL != "":
+		if err := s.Remote().Check(); err != nil {
+			fail("%s: %v", where, err)
+		}
+	case hasHeaders:
+		fail("%s: headers without a url", where)
+	case kind == "http" || kind == "streamable-http":
+		fail("%s: type %s without a url", where, kind)
+	case !hasCommand:
 		fail("%s: no command", where)
 	}
 	return s, ok
+}
+
+// parseHeaders reads a url entry's headers, in the file's order.
+func parseHeaders(where string, v []byte, fail func(string, ...any)) []remote.Header {
+	if v[0] != '{' {
+		fail("%s: not an object", where)
+		return nil
+	}
+	var hs []remote.Header
+	eachMember(v, where, fail, func(name string, val []byte) {
+		var s string
+		if json.Unmarshal(val, &s) != nil {
+			fail("%s.%s: not a string", where, name)
+			return
+		}
+		hs = append(hs, remote.Header{Name: name, Value: s})
+	})
+	return hs
 }
 
 func parseEnv(where string, v []byte, fail func(string, ...any)) map[string]string {

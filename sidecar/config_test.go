@@ -52,15 +52,14 @@ func TestParseConfig(t *testing.T) {
 				`f.json: mcpServers.a.args: not an array of strings`,
 				`f.json: mcpServers.a.env: "" is not a variable name`,
 				`f.json: mcpServers.a.env.N: not a string`,
-				`f.json: mcpServers.a: unknown key "cwd" (want command, args, env)`,
+				`f.json: mcpServers.a: unknown key "cwd" (want command, args, env; or url, headers)`,
 			},
 		},
 		{
-			name: "remote servers",
-			json: `{"mcpServers": {"r": {"url": "https://x/mcp"}, "s": {"type": "http", "command": "x"}}}`,
+			name: "http without a url",
+			json: `{"mcpServers": {"s": {"type": "http", "command": "x"}}}`,
 			problems: []string{
-				`f.json: mcpServers.r: "url": a remote server cannot be served: the sidecar runs stdio servers (command, args, env); let the agent connect to the URL itself`,
-				`f.json: mcpServers.s: type "http": only stdio servers can be served`,
+				`f.json: mcpServers.s: type http without a url`,
 			},
 		},
 		{

@@ -2,6 +2,7 @@ package sidecar
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -20,24 +21,30 @@ import (
 )
 
 // guard checks what every request to an MCP endpoint must pass: Origin and
-// Host (DNS rebinding), the bearer token, the body size; and counts it.
-func (s *Sidecar) guard(b *backend) http.Handler {
+// Host (DNS rebinding), the bearer token (static, or a JWT of the OIDC
+// issuer, whose sub the request then carries), the body size; and counts it.
+func (s *Sidecar) guard(name string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		defer func() {
-			s.opts.Metrics.requests.WithLabelValues(b.name, r.Method, strconv.Itoa(sw.code)).Inc()
+			s.opts.Metrics.requests.WithLabelValues(name, r.Method, strconv.Itoa(sw.code)).Inc()
 		}()
 		switch {
 		case !s.originAllowed(r.Header.Get("Origin")):
 			http.Error(sw, "Forbidden: origin not allowed", http.StatusForbidden)
 		case !hostAllowed(r):
 			http.Error(sw, "Forbidden: a loopback listener answers only loopback host names", http.StatusForbidden)
-		case !s.authorized(r):
-			sw.Header().Set("WWW-Authenticate", `Bearer realm="mcp-secrets"`)
-			http.Error(sw, "Unauthorized", http.StatusUnauthorized)
 		default:
+			user, ok := s.authenticate(r)
+			if !ok {
+				s.unauthorized(sw, r, name)
+				return
+			}
+			if s.opts.OIDC != nil {
+				r = r.WithContext(context.WithValue(r.Context(), userKey{}, user))
+			}
 			r.Body = http.MaxBytesReader(sw, r.Body, s.opts.MaxBodyBytes)
-			b.ServeHTTP(sw, r)
+			h.ServeHTTP(sw, r)
 		}
 	})
 }
@@ -82,13 +89,48 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func (s *Sidecar) authorized(r *http.Request) bool {
-	if s.opts.AuthToken.Len() == 0 {
-		return true
-	}
+// authenticate checks the request's bearer token, and returns the user it
+// names (OIDC's sub; "" otherwise).
+func (s *Sidecar) authenticate(r *http.Request) (string, bool) {
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	got := sha256.Sum256([]byte(token))
-	return subtle.ConstantTimeCompare(got[:], s.tokenHash[:]) == 1 && ok
+	switch {
+	case s.opts.OIDC != nil:
+		if !ok {
+			return "", false
+		}
+		sub, err := s.opts.OIDC.Verify(r.Context(), token)
+		if err != nil {
+			s.opts.Log.Debug("a bearer token was refused", "err", err)
+			return "", false
+		}
+		return sub, true
+	case s.opts.AuthToken.Len() > 0:
+		got := sha256.Sum256([]byte(token))
+		return "", subtle.ConstantTimeCompare(got[:], s.tokenHash[:]) == 1 && ok
+	}
+	return "", true
+}
+
+// unauthorized answers 401. Under OIDC it names the resource metadata
+// (RFC 9728), which tells the client where to get a token.
+func (s *Sidecar) unauthorized(w http.ResponseWriter, r *http.Request, name string) {
+	challenge := `Bearer realm="mcp-secrets"`
+	if s.opts.OIDC != nil {
+		challenge = `Bearer resource_metadata="` + metadataURL(r, name) + `"`
+		if r.Header.Get("Authorization") != "" {
+			challenge += `, error="invalid_token"`
+		}
+	}
+	w.Header().Set("WWW-Authenticate", challenge)
+	http.Error(w, "Unauthorized", http.StatusUnauthorized)
+}
+
+// userKey is the request context's key of the authenticated user's sub.
+type userKey struct{}
+
+func userOf(r *http.Request) string {
+	sub, _ := r.Context().Value(userKey{}).(string)
+	return sub
 }
 
 // ServeHTTP is one server's endpoint.
@@ -152,7 +194,7 @@ func (b *backend) post(w http.ResponseWriter, r *http.Request) {
 	line := append(body, '\n')
 
 	if id := r.Header.Get(sessionHeader); id != "" {
-		s := b.session(id)
+		s := b.session(id, r)
 		if s == nil || !s.enter() {
 			http.Error(w, "Not Found: no such session", http.StatusNotFound)
 			return
@@ -167,7 +209,7 @@ func (b *backend) post(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	meta := metaVersion(m)
+	meta := m.MetaVersion()
 	switch {
 	case m.IsRequest() && m.Method == "initialize":
 		b.initialize(w, r, m, line)
@@ -180,7 +222,12 @@ func (b *backend) post(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusBadRequest, m.ID, code, msg)
 			return
 		}
-		b.pool.serve(w, r, m, line)
+		t := b.tenantOf(w, r, m.ID)
+		if t == nil {
+			return
+		}
+		defer t.leave()
+		b.poolOf(t).serve(w, r, m, line)
 	default:
 		http.Error(w, "Bad Request: no "+sessionHeader+" header (a session starts with initialize)", http.StatusBadRequest)
 	}
@@ -192,18 +239,53 @@ func (b *backend) initialize(w http.ResponseWriter, r *http.Request, m jsonrpc.M
 		http.Error(w, "Service Unavailable: "+errDraining.Error(), http.StatusServiceUnavailable)
 		return
 	}
-	s, err := b.open()
+	t := b.tenantOf(w, r, m.ID)
+	if t == nil {
+		return
+	}
+	s, err := b.open(t, userOf(r))
+	t.leave() // the session holds the tenant from now on
 	if err != nil {
 		w.Header().Set("Retry-After", "5")
 		http.Error(w, "Service Unavailable: "+err.Error(), http.StatusServiceUnavailable)
 		return
 	}
-	if !s.enter() {
-		http.Error(w, "Service Unavailable: the server exited", http.StatusServiceUnavailable)
-		return
-	}
 	defer s.leave()
 	s.request(w, r, m, line)
+}
+
+// tenantOf is the tenant a request's user reaches, counted active until
+// its leave; nil, with the answer written, if there is none. A sub that
+// cannot go into a reference path is 403.
+func (b *backend) tenantOf(w http.ResponseWriter, r *http.Request, id []byte) *tenant {
+	user := userOf(r)
+	if b.forUser != nil && !validSub(user) {
+		http.Error(w, "Forbidden: the token's sub may hold only letters, digits, '.', '_', '@' and '-' (it names the user's secrets)", http.StatusForbidden)
+		return nil
+	}
+	t, err := b.tenantFor(r.Context(), user)
+	switch {
+	case err == nil:
+		return t
+	case errors.Is(err, errNoValues), errors.Is(err, errBadSub):
+		writeError(w, http.StatusForbidden, id, invalidRequest, "mcp-secrets: "+err.Error())
+	case r.Context().Err() != nil:
+	default:
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "Service Unavailable: "+err.Error(), http.StatusServiceUnavailable)
+	}
+	return nil
+}
+
+// poolOf is a tenant's stateless pool: the shared one runs from the start,
+// a user's starts on the user's first request.
+func (b *backend) poolOf(t *tenant) *pool {
+	if t == b.shared {
+		return t.pool
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return t.poolLocked()
 }
 
 func (b *backend) get(w http.ResponseWriter, r *http.Request) {
@@ -220,7 +302,7 @@ func (b *backend) get(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Service Unavailable: "+errDraining.Error(), http.StatusServiceUnavailable)
 		return
 	}
-	s := b.session(id)
+	s := b.session(id, r)
 	if s == nil || !s.enter() {
 		http.Error(w, "Not Found: no such session", http.StatusNotFound)
 		return
@@ -235,7 +317,7 @@ func (b *backend) delete(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Bad Request: DELETE needs an "+sessionHeader+" header", http.StatusBadRequest)
 		return
 	}
-	s := b.session(id)
+	s := b.session(id, r)
 	if s == nil {
 		http.Error(w, "Not Found: no such session", http.StatusNotFound)
 		return
@@ -244,27 +326,15 @@ func (b *backend) delete(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// metaVersion is the protocol version a request carries in its _meta
-// (2026-07-28 and later), "" if none.
-func metaVersion(m jsonrpc.Message) string {
-	start, end, ok := jsonrpc.Find(m.Params, "_meta", versionMeta)
-	if !ok {
-		return ""
-	}
-	var v string
-	_ = json.Unmarshal(m.Params[start:end], &v)
-	return v
-}
-
 // checkStateless checks that a stateless request's headers say what its
 // body does, as 2026-07-28 requires of every intermediary's input.
 func checkStateless(h http.Header, m jsonrpc.Message, meta string) (int, string) {
 	version := h.Get(versionHeader)
 	switch {
 	case version == "":
-		return headerMismatch, versionHeader + " header is required for requests carrying " + versionMeta
+		return headerMismatch, versionHeader + " header is required for requests carrying " + jsonrpc.VersionMeta
 	case meta == "":
-		return invalidParams, "missing _meta " + versionMeta
+		return invalidParams, "missing _meta " + jsonrpc.VersionMeta
 	case version != meta:
 		return headerMismatch, versionHeader + " header " + version + " does not match _meta " + meta
 	case h.Get(methodHeader) != m.Method:
@@ -306,92 +376,6 @@ func accepts(values []string) (jsonOK, sseOK bool) {
 	}
 	return jsonOK, sseOK
 }
-
-// call is a client request waiting for the child's reply.
-type call struct {
-	id     []byte      // the client's id
-	token  string      // its progress token: a key (session), raw JSON (pool)
-	listen bool        // subscriptions/listen: a stream until the client leaves
-	resp   chan []byte // the reply; never blocks its one sender
-	notes  chan []byte // notifications for the request's stream; nil if none can come
-}
-
-func newCall(id []byte) *call {
-	return &call{id: bytes.Clone(id), resp: make(chan []byte, 1)}
-}
-
-// streams makes room for notifications: a request with a progress token,
-// or a subscriptions/listen, gets some.
-func (c *call) streams() { c.notes = make(chan []byte, callNotes) }
-
-// note queues a notification for the request's stream; a client that does
-// not read loses some.
-func (c *call) note(line []byte) {
-	select {
-	case c.notes <- line:
-	default:
-	}
-}
-
-// await answers a POST with a call's messages: the reply as
-// application/json, unless the stream starts first (notifications came,
-// or it is a subscriptions/listen), then as events. final sets the reply's
-// headers and status. It returns the reply, nil if the client left first.
-func await(w http.ResponseWriter, r *http.Request, c *call, stream bool, final func([]byte, http.Header) int) []byte {
-	var sse *events
-	if stream {
-		sse = startEvents(w)
-	}
-	for {
-		select {
-		case line := <-c.notes:
-			if sse == nil {
-				sse = startEvents(w)
-			}
-			sse.event(line)
-			sse.flush()
-		case reply := <-c.resp:
-			for len(c.notes) > 0 { // notifications sent before the reply come first
-				if sse == nil {
-					sse = startEvents(w)
-				}
-				sse.event(<-c.notes)
-			}
-			if sse != nil {
-				sse.event(reply)
-				sse.flush()
-				return reply
-			}
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(final(reply, w.Header()))
-			w.Write(reply)
-			return reply
-		case <-r.Context().Done():
-			return nil
-		}
-	}
-}
-
-// events writes a text/event-stream.
-type events struct{ w http.ResponseWriter }
-
-func startEvents(w http.ResponseWriter) *events {
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache, no-transform")
-	w.WriteHeader(http.StatusOK)
-	http.NewResponseController(w).Flush()
-	return &events{w: w}
-}
-
-// event writes one message; the response writer buffers the pieces.
-func (e *events) event(line []byte) {
-	io.WriteString(e.w, "event: message\ndata: ")
-	e.w.Write(line)
-	io.WriteString(e.w, "\n\n")
-}
-
-func (e *events) flush() { http.NewResponseController(e.w).Flush() }
 
 // replyFailed reports whether a reply is a JSON-RPC error.
 func replyFailed(reply []byte) bool {

@@ -33,7 +33,7 @@ func TestCheckStateless(t *testing.T) {
 		{"name differs", read, h("Mcp-Protocol-Version", "2026-07-28", "Mcp-Method", "resources/read", "Mcp-Name", "file:///b"), headerMismatch},
 	} {
 		m, _ := jsonrpc.Scan([]byte(tt.line))
-		if code, msg := checkStateless(tt.header, m, metaVersion(m)); code != tt.code {
+		if code, msg := checkStateless(tt.header, m, m.MetaVersion()); code != tt.code {
 			t.Errorf("%s: %d %s, want %d", tt.name, code, msg, tt.code)
 		}
 	}

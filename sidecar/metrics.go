@@ -21,7 +21,9 @@ type Metrics struct {
 	rotations   *family
 	restarts    *family
 	sessions    *family
+	maxSessions *family
 	opened      *family
+	evicted     *family
 	children    *family
 	redactions  *family
 	requests    *family
@@ -37,7 +39,9 @@ func NewMetrics() *Metrics {
 		rotations:   newFamily(counter, "mcp_secrets_rotations_total", "New values for a server's children after a secret changed.", "server"),
 		restarts:    newFamily(counter, "mcp_secrets_restarts_total", "Child restarts, by reason: rotation (with new values, the session kept) or crash (a pool child that exited).", "server", "reason"),
 		sessions:    newFamily(gauge, "mcp_secrets_sessions", "Open stateful MCP sessions.", "server"),
+		maxSessions: newFamily(gauge, "mcp_secrets_sessions_max", "The cap on stateful MCP sessions (--max-sessions): at it, the least recently used idle session is evicted, and a new one is refused when every one is busy.", "server"),
 		opened:      newFamily(counter, "mcp_secrets_sessions_opened_total", "Stateful MCP sessions opened.", "server"),
+		evicted:     newFamily(counter, "mcp_secrets_sessions_evicted_total", "Idle stateful MCP sessions ended to make room for a new one at --max-sessions.", "server"),
 		children:    newFamily(gauge, "mcp_secrets_children", "Supervised children, by kind: session (one per stateful session) or pool (stateless requests).", "server", "kind"),
 		redactions:  newFamily(counter, "mcp_secrets_redactions_total", "Secret values replaced by [REDACTED:VAR] in what a server printed.", "server"),
 		requests:    newFamily(counter, "mcp_secrets_http_requests_total", "HTTP requests to a server's MCP endpoint, by method and status code.", "server", "method", "code"),
@@ -47,7 +51,7 @@ func NewMetrics() *Metrics {
 		m.fetchTime.buckets = append(m.fetchTime.buckets, b)
 	}
 	m.all = []*family{m.fetches, m.fetchTime, m.resolutions, m.rotations, m.restarts,
-		m.sessions, m.opened, m.children, m.redactions, m.requests}
+		m.sessions, m.maxSessions, m.opened, m.evicted, m.children, m.redactions, m.requests}
 	return m
 }
 

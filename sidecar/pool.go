@@ -1,9 +1,11 @@
 package sidecar
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,11 +20,12 @@ import (
 // gets an id of the child's own, so clients' ids never meet on a shared
 // child; progress tokens and subscriptions/listen ids likewise.
 type pool struct {
-	b       *backend
+	t       *tenant
 	mu      sync.Mutex
 	members []*member
+	up      chan struct{} // closed and replaced when a member's child is up
 	stop    chan struct{}
-	wg      sync.WaitGroup
+	once    sync.Once
 }
 
 // member is one child of the pool, restarted when it exits.
@@ -43,8 +46,8 @@ var crashPolicy = backoff.Policy{First: 100 * time.Millisecond, Max: 30 * time.S
 // A child that ran this long before exiting starts the doubling over.
 const crashStable = time.Minute
 
-func newPool(b *backend, size int) *pool {
-	p := &pool{b: b, stop: make(chan struct{})}
+func newPool(t *tenant, size int) *pool {
+	p := &pool{t: t, up: make(chan struct{}), stop: make(chan struct{})}
 	for i := range size {
 		p.members = append(p.members, &member{p: p, n: i, calls: map[int64]*call{}})
 	}
@@ -54,7 +57,7 @@ func newPool(b *backend, size int) *pool {
 // start starts every member.
 func (p *pool) start() {
 	for _, m := range p.members {
-		p.wg.Go(m.run)
+		p.t.b.running.Go(m.run)
 	}
 }
 
@@ -67,7 +70,7 @@ func (p *pool) closeListens() {
 		for n, c := range m.calls {
 			if c.listen {
 				delete(m.calls, n)
-				c.resp <- jsonrpc.ErrorReply(c.id, goneCode, "mcp-secrets: the sidecar is shutting down")
+				c.reply(jsonrpc.ErrorReply(c.id, goneCode, "mcp-secrets: the sidecar is shutting down"))
 			}
 		}
 	}
@@ -75,23 +78,29 @@ func (p *pool) closeListens() {
 
 // shutdown stops the members; their children stop as sessions' do.
 func (p *pool) shutdown() {
-	close(p.stop)
+	p.once.Do(func() { close(p.stop) })
 }
 
 // run keeps the member's child running.
 func (m *member) run() {
-	b := m.p.b
+	t := m.p.t
+	b := t.b
 	log := b.sc.opts.Log.With("server", b.name, "pool", m.n)
+	if t.sub != "" {
+		log = log.With("sub", t.sub)
+	}
 	crashes := 0
 	for {
 		started := time.Now()
-		c, err := b.start("pool", log, m.fromChild, m.restarted)
+		c, err := t.start("pool", log, m.fromChild, m.restarted)
 		if err != nil {
 			log.Error("cannot start a pool child", "err", err)
 		} else {
-			v := b.versionOf(c.launch)
+			v := t.versionOf(c.launch)
 			m.p.mu.Lock()
 			m.c, m.runs = c, v
+			close(m.p.up)
+			m.p.up = make(chan struct{})
 			m.p.mu.Unlock()
 			stopping := false
 			select {
@@ -107,7 +116,7 @@ func (m *member) run() {
 			m.calls = map[int64]*call{}
 			m.p.mu.Unlock()
 			for _, call := range calls {
-				call.resp <- jsonrpc.ErrorReply(call.id, goneCode, "mcp-secrets: the server exited; retry the request")
+				call.reply(jsonrpc.ErrorReply(call.id, goneCode, "mcp-secrets: the server exited; retry the request"))
 			}
 			switch {
 			case stopping:
@@ -137,7 +146,7 @@ func (m *member) run() {
 // to members that run the newest launch, so a client that saw a new value
 // never sees the old one again from another member.
 func (m *member) restarted(l launch.Launch) {
-	v := m.p.b.versionOf(l)
+	v := m.p.t.versionOf(l)
 	m.p.mu.Lock()
 	m.runs = v
 	m.p.mu.Unlock()
@@ -146,7 +155,7 @@ func (m *member) restarted(l launch.Launch) {
 // pick chooses the member for a request: running, the newest values first,
 // then the fewest requests in flight. Called with p.mu held.
 func (p *pool) pick() *member {
-	newest := p.b.version.Load()
+	newest := p.t.version.Load()
 	var best *member
 	bestFresh := false
 	for _, m := range p.members {
@@ -164,17 +173,44 @@ func (p *pool) pick() *member {
 	return best
 }
 
-// serve sends a request to a member and answers with its reply. A client
-// that leaves first cancels the request on the child.
+// memberWait bounds how long a request waits for a pool child to come up:
+// a user's first request starts the user's pool.
+const memberWait = 30 * time.Second
+
+// serve sends a request to a member and answers with its reply: JSON,
+// unless notifications come first (2026-07-28 maps some errors to HTTP
+// statuses, known only once the reply is). A client that leaves first
+// cancels the request on the child.
 func (p *pool) serve(w http.ResponseWriter, r *http.Request, msg jsonrpc.Message, line []byte) {
 	c := newCall(msg.ID)
-	c.listen = msg.Method == "subscriptions/listen"
-	start, end, progress := jsonrpc.Find(line, "params", "_meta", "progressToken")
-	if progress || c.listen {
-		c.streams()
+	if msg.Method == "subscriptions/listen" {
+		c.listen, c.params = true, bytes.Clone(msg.Params)
 	}
+	start, end, progress := jsonrpc.Find(line, "params", "_meta", "progressToken")
 	p.mu.Lock()
 	m := p.pick()
+	if m == nil && len(p.members) > 0 {
+		timeout := time.NewTimer(memberWait)
+		defer timeout.Stop()
+	wait:
+		for m == nil {
+			up := p.up
+			p.mu.Unlock()
+			select {
+			case <-up:
+			case <-timeout.C:
+				p.mu.Lock()
+				break wait
+			case <-p.stop:
+				p.mu.Lock()
+				break wait
+			case <-r.Context().Done():
+				return
+			}
+			p.mu.Lock()
+			m = p.pick()
+		}
+	}
 	if m == nil {
 		p.mu.Unlock()
 		w.Header().Set("Retry-After", "1")
@@ -201,10 +237,10 @@ func (p *pool) serve(w http.ResponseWriter, r *http.Request, msg jsonrpc.Message
 		writeError(w, http.StatusServiceUnavailable, msg.ID, goneCode, "mcp-secrets: the server is restarting; retry the request")
 		return
 	}
-	reply := await(w, r, c, c.listen, func(reply []byte, _ http.Header) int {
+	written := await(w, r, c, answer{stream: c.listen, final: func(reply []byte, _ http.Header) int {
 		return statelessStatus(reply)
-	})
-	if reply == nil && m.forget(n) {
+	}})
+	if !written && m.forget(n) {
 		cancel := []byte(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":` + string(own) + "}}\n")
 		msg, _ := jsonrpc.Scan(cancel)
 		ctx, stop := context.WithTimeout(context.Background(), time.Second) // best effort: a child that reads nothing does not hold the handler
@@ -225,7 +261,9 @@ func (m *member) forget(n int64) bool {
 
 // fromChild routes one message from a member's child: replies, progress
 // and subscription notifications to their request, under the client's
-// ids; list changes to every open subscriptions/listen.
+// ids; a list change to every subscriptions/listen of the pool that asked
+// for it, whichever member has it (the member that saw the change may not
+// be the one the stream is on).
 func (m *member) fromChild(im injector.Message) {
 	msg, line := im.Message, im.Line
 	p := m.p
@@ -240,10 +278,14 @@ func (m *member) fromChild(im injector.Message) {
 		delete(m.calls, n)
 		p.mu.Unlock()
 		if c != nil {
-			c.resp <- jsonrpc.Splice(line, msg.IDStart, msg.IDEnd, c.id)
+			c.reply(jsonrpc.Splice(line, msg.IDStart, msg.IDEnd, c.id))
 		}
 	case msg.IsNotification():
-		path := []string{"params", "_meta", subscriptionKey}
+		if kind, ok := listKind(msg.Method); ok {
+			p.listChanged(msg.Method, kind)
+			return
+		}
+		path := []string{"params", "_meta", injector.SubscriptionKey}
 		if msg.Method == "notifications/progress" {
 			path = []string{"params", "progressToken"}
 		}
@@ -261,28 +303,32 @@ func (m *member) fromChild(im injector.Message) {
 			}
 			return
 		}
-		if isListChanged(msg.Method) {
-			p.mu.Lock()
-			for _, c := range m.calls {
-				if c.listen {
-					c.note(line)
-				}
+	}
+}
+
+// listChanged sends a list change to every listen stream of the pool that
+// asked for it, under the stream's subscriptionId.
+func (p *pool) listChanged(method, kind string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, m := range p.members {
+		for _, c := range m.calls {
+			if c.listen && c.wants(kind) {
+				c.note([]byte(`{"jsonrpc":"2.0","method":"` + method + `","params":{"_meta":{"` + injector.SubscriptionKey + `":` + string(c.id) + `}}}` + "\n"))
 			}
-			p.mu.Unlock()
 		}
 	}
 }
 
-// subscriptionKey names, in a notification's _meta, the subscriptions/listen
-// request it belongs to.
-const subscriptionKey = "io.modelcontextprotocol/subscriptionId"
-
-func isListChanged(method string) bool {
+// listKind is the list a list_changed notification names: tools, prompts
+// or resources.
+func listKind(method string) (string, bool) {
 	switch method {
 	case "notifications/tools/list_changed", "notifications/prompts/list_changed", "notifications/resources/list_changed":
-		return true
+		kind, _, _ := strings.Cut(strings.TrimPrefix(method, "notifications/"), "/")
+		return kind, true
 	}
-	return false
+	return "", false
 }
 
 // statelessStatus is the HTTP status of a reply under protocol 2026-07-28,

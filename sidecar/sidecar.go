@@ -20,7 +20,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,19 +32,27 @@ import (
 
 // Options configure a Sidecar.
 type Options struct {
-	Spec         injector.Spec   // how children are stopped
-	Guard        *injector.Guard // contains every child's tree, however the sidecar ends
-	MaxMessage   int             // longest message from a child; 0: injector.DefaultMaxMessage
-	Redact       *redact.Set     // values hidden from what children print; nil: none
-	Stderr       io.Writer       // the children's stderr, redacted, each line prefixed by its server's name
-	Log          *slog.Logger
-	Metrics      *Metrics
-	MaxSessions  int           // stateful sessions per server
-	IdleTimeout  time.Duration // a session without requests for this long ends; 0: never
-	MaxBodyBytes int64         // of a POST
-	PoolSize     int           // children per server for stateless requests
+	Spec       injector.Spec   // how children are stopped
+	Guard      *injector.Guard // contains every child's tree, however the sidecar ends
+	MaxMessage int             // longest message from a child; 0: injector.DefaultMaxMessage
+	Redact     *redact.Set     // values hidden from what children print; nil: none
+	Stderr     io.Writer       // the children's stderr, redacted, each line prefixed by its server's name
+	Log        *slog.Logger
+	Metrics    *Metrics
+	// MaxSessions bounds the stateful sessions per server (at the cap the
+	// least recently used idle one is evicted), and the users of a server
+	// with {sub} references.
+	MaxSessions int
+	// IdleTimeout ends a session, or a user's pool, without requests for
+	// this long; 0: never.
+	IdleTimeout  time.Duration
+	MaxBodyBytes int64 // of a POST
+	PoolSize     int   // children per server (per user, with {sub}) for stateless requests
 	// AuthToken, if not empty, is the bearer token the MCP endpoints require.
 	AuthToken providers.Secret
+	// OIDC, if set, makes the MCP endpoints an OAuth 2.1 resource server:
+	// a request needs a JWT of the issuer for the audience.
+	OIDC *OIDC
 	// AllowOrigins are origins allowed besides localhost ones.
 	AllowOrigins []string
 	// Ready checks that every reference resolves now; /readyz runs it at
@@ -60,12 +67,19 @@ type Options struct {
 type Server struct {
 	Name   string
 	Launch launch.Launch
+	// Remote is a url entry: Launch holds its URL and headers
+	// (remote.Config.Environ), and no child runs.
+	Remote bool
+	// Users, if set, resolves the launch of each user (references with
+	// {sub}; Options.OIDC required): Launch is then unused.
+	Users Users
 }
 
 // Sidecar serves the servers. Create it with New.
 type Sidecar struct {
 	opts      Options
 	backends  map[string]*backend
+	remotes   map[string]*remoteServer
 	mcp       *http.ServeMux // the servers' endpoints
 	admin     *http.ServeMux // /healthz, /readyz, /metrics
 	all       *http.ServeMux // both
@@ -74,20 +88,20 @@ type Sidecar struct {
 	ready     readiness
 }
 
-// backend is one server: its sessions, its pool, and the launch its
-// children start with.
+// backend is one server: its sessions, and its tenants (the launch its
+// children start with, and their pool).
 type backend struct {
-	name     string
-	sc       *Sidecar
-	stderr   io.Writer
-	pool     *pool
-	version  atomic.Int64 // of launch: one more per rotation
-	running  sync.WaitGroup
-	mu       sync.Mutex
-	launch   launch.Launch
-	children map[*child]struct{} // every live child: a rotation reaches them all
+	name    string
+	sc      *Sidecar
+	stderr  io.Writer
+	forUser Users          // nil: every request is the shared tenant's
+	shared  *tenant        // without {sub}
+	running sync.WaitGroup // children's supervisors and pool members
+	mu      sync.Mutex
+	tenants map[string]*tenant // by user, with {sub}
+	// sessions by id; opening counts those whose child is starting.
 	sessions map[string]*session
-	opening  int // sessions whose child is starting
+	opening  int
 	stopped  bool
 }
 
@@ -98,7 +112,6 @@ const (
 	methodHeader   = "Mcp-Method"
 	nameHeader     = "Mcp-Name"
 	statelessSince = "2026-07-28"
-	versionMeta    = "io.modelcontextprotocol/protocolVersion"
 
 	invalidRequest      = -32600
 	methodNotFound      = -32601
@@ -114,24 +127,41 @@ var knownVersions = []string{"2024-11-05", "2025-03-26", "2025-06-18", "2025-11-
 
 // New makes a sidecar for servers. Nothing runs until Serve.
 func New(opts Options, servers []Server) *Sidecar {
-	s := &Sidecar{opts: opts, backends: map[string]*backend{}, mcp: http.NewServeMux(), admin: http.NewServeMux(), all: http.NewServeMux()}
+	s := &Sidecar{opts: opts, backends: map[string]*backend{}, remotes: map[string]*remoteServer{}, mcp: http.NewServeMux(), admin: http.NewServeMux(), all: http.NewServeMux()}
 	if opts.AuthToken.Len() > 0 {
 		s.tokenHash = sha256.Sum256([]byte(opts.AuthToken.Reveal()))
 	}
 	var stderrMu sync.Mutex
 	for _, srv := range servers {
-		b := &backend{
-			name:     srv.Name,
-			sc:       s,
-			launch:   srv.Launch,
-			children: map[*child]struct{}{},
-			sessions: map[string]*session{},
+		if srv.Remote {
+			r := s.newRemote(srv)
+			s.remotes[srv.Name] = r
+			for _, mux := range []*http.ServeMux{s.mcp, s.all} {
+				mux.Handle("/"+srv.Name+"/mcp", s.guard(srv.Name, r))
+			}
+			continue
+		}
+		b := &backend{name: srv.Name, sc: s, forUser: srv.Users, sessions: map[string]*session{}}
+		if b.forUser != nil {
+			b.tenants = map[string]*tenant{}
+		} else {
+			b.shared = newTenant(b, "")
+			b.shared.launch = srv.Launch
+			close(b.shared.ready)
 		}
 		b.stderr = &prefixWriter{mu: &stderrMu, w: opts.Stderr, prefix: []byte(srv.Name + ": "), seen: b.redactions}
-		b.pool = newPool(b, opts.PoolSize)
 		s.backends[srv.Name] = b
+		opts.Metrics.maxSessions.WithLabelValues(srv.Name).Add(float64(opts.MaxSessions))
 		for _, mux := range []*http.ServeMux{s.mcp, s.all} {
-			mux.Handle("/"+srv.Name+"/mcp", s.guard(b))
+			mux.Handle("/"+srv.Name+"/mcp", s.guard(b.name, b))
+		}
+	}
+	if o := opts.OIDC; o != nil {
+		// Served without a token: it tells a client where to get one.
+		for _, srv := range servers {
+			for _, mux := range []*http.ServeMux{s.mcp, s.all} {
+				mux.Handle("GET /.well-known/oauth-protected-resource/"+srv.Name+"/mcp", o.resourceMetadata(srv.Name))
+			}
 		}
 	}
 	for _, mux := range []*http.ServeMux{s.admin, s.all} {
@@ -148,25 +178,12 @@ func (s *Sidecar) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.all.Serv
 // Rotate hands a server's new launch to every child of it; children
 // started later start with it. It never waits for a child.
 func (s *Sidecar) Rotate(name string, l launch.Launch) {
-	b := s.backends[name]
 	s.opts.Metrics.rotations.WithLabelValues(name).Inc()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.launch = l
-	b.version.Add(1)
-	for c := range b.children {
-		c.offer(l)
+	if r := s.remotes[name]; r != nil {
+		r.rotate(l, s)
+		return
 	}
-}
-
-// versionOf is the version of l if it is the newest launch, else -1.
-func (b *backend) versionOf(l launch.Launch) int64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if slices.Equal(l.Argv, b.launch.Argv) && slices.Equal(l.Env, b.launch.Env) {
-		return b.version.Load()
-	}
-	return -1
+	s.backends[name].shared.rotate(l)
 }
 
 // redactions counts the values redacted from what a child printed.
@@ -183,7 +200,7 @@ func (b *backend) redactions(line []byte) {
 // to the pod's address, while the servers stay on loopback).
 func (s *Sidecar) Serve(ctx context.Context, ln, admin net.Listener) error {
 	for _, b := range s.backends {
-		b.pool.start()
+		b.warm()
 	}
 	server := func(h http.Handler) *http.Server {
 		return &http.Server{
@@ -213,6 +230,9 @@ func (s *Sidecar) Serve(ctx context.Context, ln, admin net.Listener) error {
 	for _, b := range s.backends {
 		b.closeStreams()
 	}
+	for _, r := range s.remotes {
+		r.close()
+	}
 	// Requests in flight may finish while children still have time to stop.
 	drain, cancel := context.WithDeadline(context.Background(), deadline.Add(-s.opts.Spec.StopTimeout))
 	if serr := srv.Shutdown(drain); serr != nil {
@@ -225,7 +245,6 @@ func (s *Sidecar) Serve(ctx context.Context, ln, admin net.Listener) error {
 	done := make(chan struct{})
 	go func() {
 		for _, b := range s.backends {
-			b.pool.wg.Wait()
 			b.running.Wait()
 		}
 		close(done)
@@ -243,16 +262,44 @@ func (s *Sidecar) Serve(ctx context.Context, ln, admin net.Listener) error {
 	return err
 }
 
+// warm starts the shared pool: stateless requests find children running.
+// Users' pools start on their first request.
+func (b *backend) warm() {
+	if b.shared != nil {
+		b.mu.Lock()
+		b.shared.poolLocked()
+		b.mu.Unlock()
+	}
+}
+
+// pools are the backend's stateless pools, the shared one and the users'.
+func (b *backend) pools() []*pool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []*pool
+	if b.shared != nil && b.shared.pool != nil {
+		out = append(out, b.shared.pool)
+	}
+	for _, t := range b.tenants {
+		if t.pool != nil {
+			out = append(out, t.pool)
+		}
+	}
+	return out
+}
+
 // closeStreams ends the streams that last until the client leaves (GET,
 // subscriptions/listen), which would otherwise hold a shutdown.
 func (b *backend) closeStreams() {
 	for _, s := range b.liveSessions() {
 		s.closeStream()
 	}
-	b.pool.closeListens()
+	for _, p := range b.pools() {
+		p.closeListens()
+	}
 }
 
-// stop ends every session and the pool; no child starts after.
+// stop ends every session, user and pool; no child starts after.
 func (b *backend) stop() {
 	b.mu.Lock()
 	b.stopped = true
@@ -260,7 +307,14 @@ func (b *backend) stop() {
 	for _, s := range b.liveSessions() {
 		s.close("the sidecar is shutting down")
 	}
-	b.pool.shutdown()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.shared != nil && b.shared.pool != nil {
+		b.shared.pool.shutdown()
+	}
+	for _, t := range b.tenants {
+		t.closeLocked()
+	}
 }
 
 func (b *backend) liveSessions() []*session {
@@ -273,10 +327,16 @@ func (b *backend) liveSessions() []*session {
 	return out
 }
 
-func (b *backend) session(id string) *session {
+// session is the session id names, if the request's user opened it: a
+// user never reaches another user's session.
+func (b *backend) session(id string, r *http.Request) *session {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.sessions[id]
+	s := b.sessions[id]
+	b.mu.Unlock()
+	if s == nil || s.sub != userOf(r) {
+		return nil
+	}
+	return s
 }
 
 // readiness caches the result of Options.Ready.

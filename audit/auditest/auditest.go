@@ -43,6 +43,18 @@ func Secrets() map[string]string {
 		"PG_PASSWORD":    "pw-" + s(16, alnum),
 		"DB_PASSWORD":    s(6, alnum) + "#" + s(6, alnum),
 		"GENERIC_SECRET": s(32, alnum),
+		// Added later, after the others, so theirs stay as they were.
+		"GITLAB_PAT":       "glpat-" + s(20, alnum),
+		"GOOGLE_KEY":       "AIza" + s(35, url),
+		"HF_TOKEN":         "hf_" + s(34, lower+upper),
+		"LINEAR_KEY":       "lin_api_" + s(40, alnum),
+		"NPM_TOKEN":        "npm_" + s(36, alnum),
+		"BRAVE_KEY":        "BSA" + s(28, alnum),
+		"URL_TOKEN":        s(40, alnum),
+		"BASIC_AUTH":       s(24, b64),
+		"SENTRY_TOKEN":     "sntryu_" + s(64, digits+"abcdef"),
+		"CONTEXT7_KEY":     "ctx7sk-" + s(8, digits+"abcdef") + "-" + s(4, digits+"abcdef") + "-" + s(4, digits+"abcdef") + "-" + s(4, digits+"abcdef") + "-" + s(12, digits+"abcdef"),
+		"GENERIC_SECRET_2": s(48, alnum),
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/tailscale/hujson"
@@ -21,11 +22,15 @@ func (f *File) parseJSON() error {
 	if !f.jsonIs("", &v, '{') {
 		return f.shape
 	}
+	// A settings.json (Gemini CLI's, VS Code's) keeps servers under
+	// mcpServers or mcp.servers; a top-level "servers" there is some other
+	// program's setting.
+	settings := strings.EqualFold(filepath.Base(f.Path), "settings.json")
 	for _, m := range v.Value.(*hujson.Object).Members {
-		switch name := memberName(m); name {
-		case "mcpServers", "servers":
+		switch name := memberName(m); {
+		case name == "mcpServers", name == "servers" && !settings:
 			f.jsonServers(name, &m.Value)
-		case "mcp":
+		case name == "mcp":
 			if f.jsonIs(name, &m.Value, '{') {
 				for _, mm := range m.Value.Value.(*hujson.Object).Members {
 					if memberName(mm) == "servers" {
@@ -33,7 +38,7 @@ func (f *File) parseJSON() error {
 					}
 				}
 			}
-		case "projects": // Claude Code's own: its shape is not checked, only the servers in it
+		case name == "projects": // Claude Code's own: its shape is not checked, only the servers in it
 			projects, ok := m.Value.Value.(*hujson.Object)
 			if !ok {
 				continue
@@ -100,6 +105,7 @@ func memberName(m hujson.ObjectMember) string {
 }
 
 func (f *File) jsonServers(loc string, v *hujson.Value) {
+	f.Lists = true
 	if !f.jsonIs(loc, v, '{') {
 		return
 	}
@@ -111,7 +117,9 @@ func (f *File) jsonServers(loc string, v *hujson.Value) {
 		}
 		entry := m.Value.Value.(*hujson.Object)
 		for i := range entry.Members {
-			f.jsonField(srv, &entry.Members[i])
+			em := &entry.Members[i]
+			srv.keys = append(srv.keys, key{name: memberName(*em), start: em.Name.StartOffset, end: em.Value.EndOffset})
+			f.jsonField(srv, em)
 		}
 		f.Servers = append(f.Servers, srv)
 	}
@@ -171,6 +179,12 @@ func (f *File) jsonField(srv *Server, m *hujson.ObjectMember) {
 	case "url", "httpUrl", "serverUrl": // Gemini CLI's streamable HTTP, Windsurf's
 		if s, ok := f.jsonString(loc, &m.Value); ok {
 			srv.URL = &s
+			srv.URLKey = key
+		}
+	case "type":
+		if m.Value.Value.Kind() == '"' {
+			s, _ := f.jsonString(loc, &m.Value)
+			srv.Type = &s
 		}
 	}
 }

@@ -40,8 +40,13 @@ type File struct {
 	Format  Format
 	Data    []byte
 	Servers []*Server
-	lines   []int // offset of each line's start
-	shape   error // the first ShapeError
+	// Lists says the file has a list of servers (mcpServers, servers,
+	// mcp.servers, mcp_servers), if an empty one: a file whose name other
+	// programs use too (settings.json, config.toml) is an MCP config only
+	// then.
+	Lists bool
+	lines []int // offset of each line's start
+	shape error // the first ShapeError
 }
 
 // Server is one MCP server entry.
@@ -54,9 +59,27 @@ type Server struct {
 	Headers  []Entry
 	URL      *String
 
+	// Type is the entry's "type" (JSON: stdio, http, sse, ...); nil if it
+	// has none.
+	Type *String
+	// URLKey is the key URL is under: url, httpUrl (Gemini CLI) or
+	// serverUrl (Windsurf).
+	URLKey string
+
 	args      *arraySite // nil: no args key
 	argsValid bool       // args, when present, is an array
 	command   site       // where an args key goes when there is none
+	keys      []key      // every key of the entry, in the file's order
+}
+
+// key is one key of a server entry and its value: Data[start:end]. In
+// TOML a key has one such span per line it is on (a subtable's header and
+// each of its keys); line says the span is all its line holds but blanks
+// and a comment, so the line can go.
+type key struct {
+	name       string
+	start, end int
+	line       bool
 }
 
 // String is one string value and where it is.
@@ -172,10 +195,12 @@ type Splice struct {
 	Text       string
 }
 
-// Apply makes the edited file. The splices must not overlap.
+// Apply makes the edited file. The splices must not overlap; an insertion
+// (Start == End) goes before a replacement that starts at the same place
+// (arguments put before a first argument that changes too).
 func Apply(data []byte, splices []Splice) []byte {
 	s := slices.Clone(splices)
-	slices.SortStableFunc(s, func(a, b Splice) int { return cmp.Compare(a.Start, b.Start) })
+	slices.SortStableFunc(s, func(a, b Splice) int { return cmp.Or(cmp.Compare(a.Start, b.Start), cmp.Compare(a.End, b.End)) })
 	var out []byte
 	at := 0
 	for _, sp := range s {

@@ -427,6 +427,8 @@ func FuzzParse(f *testing.F) {
 	f.Add("c.json", []byte(`{"projects": {"/p": {"mcpServers": {"a": {"command": "x"}}}}, "mcp": {"servers": {}}}`))
 	f.Add("c.toml", []byte("[mcp_servers.gh]\ncommand = \"npx\"\nargs = ['-y']\nenv = { T = \"\"\"x\ny\"\"\" }\n[mcp_servers]\na = { command = \"b\" }\nc.command = 'd'\n"))
 	f.Add("c.toml", []byte("[mcp_servers.a.env]\nK = \"v\"\n[[x]]\ny = 1\n"))
+	f.Add("c.json", []byte(`{"mcpServers": {"r": {"type": "http", "url": "https://x", "headers": {"A": "b"}, "timeout": 5}}}`))
+	f.Add("c.toml", []byte("[mcp_servers.r]\nurl = \"https://x\"\n[mcp_servers.r.http_headers]\nA = \"b\"\n"))
 	f.Fuzz(func(t *testing.T, name string, data []byte) {
 		path := "c.json"
 		if strings.HasSuffix(name, ".toml") {
@@ -483,6 +485,27 @@ func FuzzParse(f *testing.F) {
 				for _, s := range again.Servers {
 					if s.Location == srv.Location && (len(s.Args) != len(srv.Args)+2 || s.Args[0].Value != "run") {
 						t.Fatalf("prepending to %s: args %d, want %d", srv.Location, len(s.Args), len(srv.Args)+2)
+					}
+				}
+			}
+			// A remote entry made stdio parses, with the same servers, that
+			// one a stdio entry with the arguments given.
+			if srv.URL != nil && srv.Command == nil {
+				sp, err := cfg.Stdio(srv, "/bin/mcp-secrets", []string{"connect", "https://x"})
+				if err != nil {
+					continue // a layout left to the user, or a key it cannot carry
+				}
+				edited := Apply(data, sp)
+				again, err := Parse(path, edited)
+				if err != nil {
+					t.Fatalf("making %s stdio broke the file: %v\n%s", srv.Location, err, edited)
+				}
+				if len(again.Servers) != len(cfg.Servers) {
+					t.Fatalf("making %s stdio: %d servers, want %d\n%s", srv.Location, len(again.Servers), len(cfg.Servers), edited)
+				}
+				for _, s := range again.Servers {
+					if s.Location == srv.Location && (s.Command == nil || s.URL != nil || len(s.Args) != 2 || len(s.Headers) != 0) {
+						t.Fatalf("making %s stdio left it %+v\n%s", srv.Location, s, edited)
 					}
 				}
 			}

@@ -1,6 +1,7 @@
 package mcpconfig
 
 import (
+	"bytes"
 	"errors"
 	"slices"
 
@@ -17,6 +18,8 @@ type tomlValue struct {
 	inline bool      // inside an inline table
 	head   string    // the text of a dotted key before its last part ("github.")
 	keyEnd int       // offset after the key's last part
+	table  []string  // the table it is in
+	expr   int       // offset of the key of the expression it is in (an inline table's, for its values)
 }
 
 // tomlStr is a scalar: its kind, value and literal.
@@ -39,20 +42,27 @@ func (f *File) parseTOML() error {
 	var table []string
 	inArray := false // in an [[array.table]]: no server is there
 	var values []tomlValue
+	headers := map[string][]key{} // a server's subtables' headers ([mcp_servers.NAME.env])
 	for p.NextExpression() {
 		e := p.Expression()
 		switch e.Kind {
 		case unstable.Table, unstable.ArrayTable:
 			table = keyParts(e.Key())
 			inArray = e.Kind == unstable.ArrayTable
+			f.Lists = f.Lists || table[0] == "mcp_servers"
 			kind := unstable.InlineTable // what tomlIs calls every table
 			if inArray {
 				kind = unstable.ArrayTable
 			}
-			f.tomlIs(table, kind, keyOffset(e.Key()))
+			off := keyOffset(e.Key())
+			f.tomlIs(table, kind, off)
+			if len(table) == 3 && table[0] == "mcp_servers" {
+				start := bytes.LastIndexByte(f.Data[:off], '[')
+				headers[table[1]] = append(headers[table[1]], f.lineKey(table[2], start, off))
+			}
 		case unstable.KeyValue:
 			if !inArray {
-				values = f.tomlValues(values, &p, slices.Clone(table), e, false)
+				values = f.tomlValues(values, table, slices.Clone(table), e, -1)
 			}
 		}
 	}
@@ -61,24 +71,41 @@ func (f *File) parseTOML() error {
 	}
 	byName := map[string]*Server{}
 	for _, v := range values {
+		f.Lists = f.Lists || len(v.key) > 0 && v.key[0] == "mcp_servers"
 		if !f.tomlIs(v.key, v.kind, v.str.start) || len(v.key) < 3 || v.key[0] != "mcp_servers" {
 			continue
 		}
 		name := v.key[1]
 		srv := byName[name]
 		if srv == nil {
-			srv = &Server{Name: name, Location: join("mcp_servers", name), argsValid: true}
+			srv = &Server{Name: name, Location: join("mcp_servers", name), argsValid: true, keys: headers[name]}
 			byName[name] = srv
 			f.Servers = append(f.Servers, srv)
 		}
+		k := f.lineKey(v.key[2], v.expr, v.str.end)
+		// The line can go only if its expression is this server's key,
+		// not the whole server's inline table or a dotted key above it.
+		k.line = k.line && len(v.table) >= 2 && v.table[0] == "mcp_servers" && v.table[1] == name
+		srv.keys = append(srv.keys, k)
 		f.tomlField(srv, v)
 	}
 	return f.shape
 }
 
+// lineKey is the key name from start to end, and whether the lines it
+// is on are its own: TOML puts each expression on a line of its own, so
+// one that starts its line has it, but for a comment, to the end of the
+// line its value ends on.
+func (f *File) lineKey(name string, start, end int) key {
+	_, line := f.indentOf(start)
+	return key{name: name, start: start, end: max(start, end), line: line}
+}
+
 // tomlValues appends the values of a key/value expression, descending into
 // inline tables.
-func (f *File) tomlValues(out []tomlValue, p *unstable.Parser, prefix []string, kv *unstable.Node, inline bool) []tomlValue {
+// table is the table the expression is in; expr is the offset of its key
+// (-1: kv is the expression).
+func (f *File) tomlValues(out []tomlValue, table []string, prefix []string, kv *unstable.Node, expr int) []tomlValue {
 	it := kv.Key()
 	var first, last *unstable.Node
 	key := prefix
@@ -90,11 +117,15 @@ func (f *File) tomlValues(out []tomlValue, p *unstable.Parser, prefix []string, 
 		last = n
 		key = append(key, string(n.Data))
 	}
+	inline := expr >= 0
+	if !inline {
+		expr = int(first.Raw.Offset)
+	}
 	v := kv.Value()
 	if v.Kind == unstable.InlineTable {
 		children := v.Children()
 		for children.Next() {
-			out = f.tomlValues(out, p, slices.Clone(key), children.Node(), true)
+			out = f.tomlValues(out, table, slices.Clone(key), children.Node(), expr)
 		}
 		return out
 	}
@@ -105,11 +136,15 @@ func (f *File) tomlValues(out []tomlValue, p *unstable.Parser, prefix []string, 
 		inline: inline,
 		head:   string(f.Data[first.Raw.Offset:last.Raw.Offset]),
 		keyEnd: int(last.Raw.Offset + last.Raw.Length),
+		table:  table,
+		expr:   expr,
 	}
 	if v.Kind == unstable.Array {
 		elems := v.Children()
 		for elems.Next() {
-			tv.elems = append(tv.elems, scalar(elems.Node()))
+			e := scalar(elems.Node())
+			tv.elems = append(tv.elems, e)
+			tv.str.end = max(tv.str.end, e.end)
 		}
 	}
 	return append(out, tv)
@@ -226,6 +261,7 @@ func (f *File) tomlField(srv *Server, v tomlValue) {
 	case field == "url" && len(v.key) == 3:
 		if s, ok := f.tomlString(loc, v.str); ok {
 			srv.URL = &s
+			srv.URLKey = field
 		}
 	}
 }

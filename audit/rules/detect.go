@@ -90,11 +90,11 @@ func (d *Detector) Find(path, name, value string) []Match {
 	slices.SortStableFunc(all, func(a, b ranked) int { return cmp.Or(cmp.Compare(a.rank, b.rank), cmp.Compare(a.Start, b.Start)) })
 	var out []Match
 	for _, m := range all {
-		if m.Start < off || slices.ContainsFunc(out, func(o Match) bool { return m.Start < o.End && o.Start < m.End }) {
-			continue // in the name, or overlapping a better match
-		}
 		m.Start -= off
 		m.End -= off
+		if m.Start < 0 || placeholder(value, m.Start, m.End) || slices.ContainsFunc(out, func(o Match) bool { return m.Start < o.End && o.Start < m.End }) {
+			continue // in the name, a stand-in, or overlapping a better match: one secret is one finding
+		}
 		out = append(out, m.Match)
 	}
 	slices.SortFunc(out, func(a, b Match) int { return cmp.Compare(a.Start, b.Start) })
@@ -180,6 +180,43 @@ func entropy(s string) float64 {
 		h -= f * math.Log2(f)
 	}
 	return h
+}
+
+// placeholder reports whether value[start:end] stands in for a secret
+// rather than being one: a template field (<your-github-token>,
+// {{API_KEY}}), a vendor's documented example key (AWS's AKIA…EXAMPLE and
+// its …EXAMPLEKEY secret), filler (xxxx, ****, …), or a word that names
+// what should be there (password, changeme). Real keys are random: the
+// chance that one holds any of these words is about 1 in 10,000.
+func placeholder(value string, start, end int) bool {
+	s := strings.ToLower(value[start:end])
+	if inside(value, start, end, "<", ">") || inside(value, start, end, "{{", "}}") {
+		return true
+	}
+	for _, w := range []string{"example", "your", "placeholder", "changeme", "change_me", "change-me", "replace", "redacted", "xxxx", "****", "....", "…"} {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	switch s {
+	case "password", "passwd", "pass", "secret", "token", "apikey", "api_key", "api-key":
+		return true
+	}
+	return false
+}
+
+// inside reports whether value[start:end] is within open…close (the
+// match may take them in), with neither again between: <your-token>, not
+// <a>token</a>.
+func inside(value string, start, end int, open, close string) bool {
+	o := strings.LastIndex(value[:min(start+len(open), len(value))], open)
+	from := max(end-len(close), 0)
+	c := strings.Index(value[from:], close)
+	if o < 0 || c < 0 || o+len(open) > from+c {
+		return false
+	}
+	c += from
+	return !strings.Contains(value[o+len(open):max(start, o+len(open))], close) && !strings.Contains(value[min(end, c):c], open)
 }
 
 // neutral blanks references ($<...>) and placeholders (${...}) with spaces,

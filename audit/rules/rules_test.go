@@ -108,6 +108,21 @@ func TestFind(t *testing.T) {
 		{"", "--api-key=" + s["GENERIC_SECRET"], []string{"generic-api-key:" + s["GENERIC_SECRET"]}},
 		{"", "https://api.example.com/v1?token=" + s["GITHUB_PAT"], []string{"github-pat:" + s["GITHUB_PAT"]}},
 		{"TOKENS", s["GITHUB_PAT"] + " " + s["STRIPE_KEY"], []string{"github-pat:" + s["GITHUB_PAT"], "stripe-access-token:" + s["STRIPE_KEY"]}},
+		// One secret is one finding, the strongest rule's, however long
+		// the name before it (gitlab-pat, generic-api-key and
+		// secret-variable all match this one).
+		{"GITLAB_PERSONAL_ACCESS_TOKEN", s["GITLAB_PAT"], []string{"gitlab-pat:" + s["GITLAB_PAT"]}},
+		{"A_VERY_LONG_NAME_FOR_A_GITLAB_PERSONAL_ACCESS_TOKEN", s["GITLAB_PAT"], []string{"gitlab-pat:" + s["GITLAB_PAT"]}},
+		{"", "https://oauth2:" + s["GITLAB_PAT"] + "@gitlab.com/group/repo.git", []string{"gitlab-pat:" + s["GITLAB_PAT"]}},
+		{"GOOGLE_API_KEY", s["GOOGLE_KEY"], []string{"gcp-api-key:" + s["GOOGLE_KEY"]}},
+		{"HF_TOKEN", s["HF_TOKEN"], []string{"huggingface-access-token:" + s["HF_TOKEN"]}},
+		{"SENTRY_ACCESS_TOKEN", s["SENTRY_TOKEN"], []string{"sentry-user-token:" + s["SENTRY_TOKEN"]}},
+		// The controls of the stand-ins below: the same places with a
+		// real value.
+		{"GITHUB_PERSONAL_ACCESS_TOKEN", "<" + s["GITHUB_PAT"] + "-x", []string{"github-pat:" + s["GITHUB_PAT"]}},
+		{"AWS_SECRET_ACCESS_KEY", s["AWS_SECRET"][:33] + "EXAMPLX", []string{"generic-api-key:" + s["AWS_SECRET"][:33] + "EXAMPLX"}},
+		{"API_KEY", "<a> " + s["GENERIC_SECRET"], []string{"secret-variable:" + s["GENERIC_SECRET"]}},
+		{"", "postgresql://user:" + s["PG_PASSWORD"] + "@localhost/db", []string{"url-credentials:" + s["PG_PASSWORD"]}},
 		// A literal secret beside a reference is still one.
 		{"DB", "postgresql://$<aws:db#user>:" + s["PG_PASSWORD"] + "@db/app", []string{"url-credentials:" + s["PG_PASSWORD"]}},
 
@@ -138,6 +153,22 @@ func TestFind(t *testing.T) {
 		{"DATABASE_URL", "postgresql://$<aws:db#user>:$<aws:db#password>@db/app", nil},
 		{"DATABASE_URL", "postgresql://localhost:5432/app", nil},
 		{"PASSWORD", "**********", nil},
+		// Template placeholders and vendors' documented example keys.
+		{"GITHUB_PERSONAL_ACCESS_TOKEN", "<your-github-token>", nil},
+		{"GITHUB_PERSONAL_ACCESS_TOKEN", "<" + s["GITHUB_PAT"] + ">", nil},
+		{"OPENAI_API_KEY", "{{OPENAI_API_KEY_VALUE_HERE}}", nil},
+		{"Authorization", "Bearer <token from https://example.com/settings>", nil},
+		{"Authorization", "Bearer YOUR_ACCESS_TOKEN_GOES_HERE", nil},
+		{"GITHUB_PERSONAL_ACCESS_TOKEN", "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", nil},
+		{"STRIPE_SECRET_KEY", "sk_live_XXXXXXXXXXXXXXXXXXXXXXXX", nil},
+		{"OPENAI_API_KEY", "sk-proj-…", nil},
+		{"AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE", nil},
+		{"AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", nil},
+		{"AWS_SECRET_ACCESS_KEY", "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY", nil},
+		{"API_KEY", "replace-with-your-key-1234", nil},
+		{"", "postgresql://user:<password>@localhost/db", nil},
+		{"", "postgresql://user:password@localhost/db", nil},
+		{"", "https://user:{{PASSWORD}}@example.com/mcp", nil},
 	}
 	for _, tc := range tests {
 		var got []string

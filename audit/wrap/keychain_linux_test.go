@@ -33,13 +33,14 @@ func TestStoreVerifyKeychain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(stored, " ") != "keychain:mcp/github keychain:mcp/postgres" {
+	if strings.Join(stored, " ") != "keychain:mcp/github keychain:mcp/postgres keychain:mcp/sentry" {
 		t.Errorf("stored %q", stored)
 	}
 	s := auditest.Secrets()
 	for account, want := range map[string]map[string]string{
 		"github":   {"GITHUB_PERSONAL_ACCESS_TOKEN": s["GITHUB_PAT"], "OTHER": "kept"},
 		"postgres": {"ARG_2": "postgresql://app:" + s["PG_PASSWORD"] + "@db:5432/app"},
+		"sentry":   {"TOKEN": s["GENERIC_SECRET"]},
 	} {
 		v, ok := ss.Lookup(t, "mcp", account)
 		var got map[string]string
@@ -58,7 +59,7 @@ func TestStoreVerifyKeychain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(checked) != 2 || !strings.HasPrefix(checked[0], "github: $<keychain:mcp/github#GITHUB_PERSONAL_ACCESS_TOKEN> ghp_…") {
+	if len(checked) != 3 || !strings.HasPrefix(checked[0], "github: $<keychain:mcp/github#GITHUB_PERSONAL_ACCESS_TOKEN> ghp_…") {
 		t.Errorf("checked %q", checked)
 	}
 	noLeak(t, "verify", strings.Join(checked, "\n"))

@@ -91,8 +91,8 @@ func TestPlan(t *testing.T) {
       "args": ["run", "--allow-secret-args", "--", "npx", "-y", "@modelcontextprotocol/server-postgres", "$<aws:mcp/postgres#ARG_2>"]
     },
     "sentry": {
-      "url": "https://mcp.example.com/mcp",
-      "headers": {"Authorization": "Bearer ${GENERIC_SECRET}"}
+      "command": "/opt/bin/mcp-secrets",
+      "args": ["connect", "--header", "Authorization: Bearer $<aws:mcp/sentry#TOKEN>", "https://mcp.example.com/mcp"]
     },
     "slack": {
       "command": "/usr/local/bin/mcp-secrets",
@@ -109,15 +109,17 @@ func TestPlan(t *testing.T) {
 	if got != want {
 		t.Errorf("rewritten:\n%s\nwant:\n%s", got, want)
 	}
-	if len(p.Servers) != 2 || p.Servers[0].Secret != "mcp/github" || p.Servers[1].Secret != "mcp/postgres" || !p.Servers[1].SecretArgs || p.Servers[0].SecretArgs {
-		t.Errorf("servers: %+v %+v", p.Servers[0], p.Servers[1])
+	if len(p.Servers) != 3 || p.Servers[0].Secret != "mcp/github" || p.Servers[1].Secret != "mcp/postgres" || !p.Servers[1].SecretArgs || p.Servers[0].SecretArgs || p.Servers[2].SecretArgs {
+		t.Errorf("servers: %+v", p.Servers)
 	}
 	s := auditest.Secrets()
 	if v := p.Servers[1].Values["ARG_2"]; v != "postgresql://app:"+s["PG_PASSWORD"]+"@db:5432/app" {
 		t.Errorf("postgres stores the whole argument, got %d bytes", len(v))
 	}
+	if v := p.Servers[2].Values["TOKEN"]; v != s["GENERIC_SECRET"] {
+		t.Errorf("sentry stores the bearer token alone, got %d bytes", len(v))
+	}
 	wantNotes := []string{
-		"mcpServers.sentry is a remote server: nothing starts it, so its secrets (mcpServers.sentry.headers.Authorization) stay where they are; move them by hand",
 		"mcpServers.slack already runs through mcp-secrets: left as it is, with its plaintext secrets (mcpServers.slack.env.SLACK_BOT_TOKEN)",
 	}
 	if strings.Join(p.Notes, "\n") != strings.Join(wantNotes, "\n") {
@@ -127,7 +129,7 @@ func TestPlan(t *testing.T) {
 	diff := p.Diff()
 	wantDiff := `--- claude_desktop_config.json
 +++ claude_desktop_config.json
-@@ -2,14 +2,14 @@
+@@ -2,18 +2,18 @@
    "mcpServers": {
      "github": {
 -      "command": "npx",
@@ -147,6 +149,12 @@ func TestPlan(t *testing.T) {
 +      "args": ["run", "--allow-secret-args", "--", "npx", "-y", "@modelcontextprotocol/server-postgres", "$<aws:mcp/postgres#ARG_2>"]
      },
      "sentry": {
+-      "url": "https://mcp.example.com/mcp",
+-      "headers": {"Authorization": "Bearer 9O2l…(32 chars)"}
++      "command": "/opt/bin/mcp-secrets",
++      "args": ["connect", "--header", "Authorization: Bearer $<aws:mcp/sentry#TOKEN>", "https://mcp.example.com/mcp"]
+     },
+     "slack": {
 `
 	if diff != wantDiff {
 		t.Errorf("diff:\n%s\nwant:\n%s", diff, wantDiff)
@@ -167,8 +175,8 @@ func TestDiffMasksContext(t *testing.T) {
 command = "npx"
 env = { DB_PASSWORD = "${DB_PASSWORD}" }
 
-[mcp_servers.remote]
-url = "https://x.example/mcp?token=${GITHUB_PAT}"
+[mcp_servers]
+remote = { url = "https://x.example/mcp?token=${GITHUB_PAT}" }
 [mcp_servers.ssh.env]
 KEY = """${PEM}"""
 [mcp_servers.ssh]
@@ -179,7 +187,7 @@ command = "ssh-mcp"
 	for _, want := range []string{
 		`-env = { DB_PASSWORD = "cd…(13 chars)" }`,
 		`+env = { DB_PASSWORD = "$<vault:secret/mcp/db#DB_PASSWORD>" }`,
-		` url = "https://x.example/mcp?token=ghp_…(40 chars)"`,
+		` remote = { url = "https://x.example/mcp?token=ghp_…(40 chars)" }`,
 		`-KEY = "----…(191 chars)"`,
 		`+KEY = "$<vault:secret/mcp/ssh#KEY>"`,
 		`+args = ["run", "--", "ssh-mcp"]`,
@@ -236,7 +244,14 @@ func TestDotenvNames(t *testing.T) {
 	s := auditest.Secrets()
 	p := plan(t, "c.json", `{"mcpServers": {
   "a": {"command": "x", "env": {"API_KEY": "${GITHUB_PAT}", "SAME": "${STRIPE_KEY}"}},
-  "b-2": {"command": "x", "env": {"API_KEY": "${OPENAI_KEY}", "SAME": "${STRIPE_KEY}", "OLD": "${SLACK_TOKEN}"}, "args": ["--token", "${GENERIC_SECRET}"]}
+  "b-2": {"command": "x", "env": {"API_KEY": "${OPENAI_KEY}", "SAME": "${STRIPE_KEY}", "OLD": "${SLACK_TOKEN}"}, "args": ["--token", "${GENERIC_SECRET}"]},
+  "work": {"command": "x", "env": {"GITHUB_PERSONAL_ACCESS_TOKEN": "${GITHUB_FINE}"}},
+  "github": {"command": "x", "env": {"GITHUB_PERSONAL_ACCESS_TOKEN": "${GITLAB_PAT}"}},
+  "github-enterprise": {"command": "x", "env": {"GITHUB_PERSONAL_ACCESS_TOKEN": "${NPM_TOKEN}"}},
+  "my-linear": {"command": "x", "env": {"LINEAR_API_KEY": "${LINEAR_KEY}"}, "args": ["${HF_TOKEN}"]},
+  "linear": {"command": "x", "env": {"LINEAR_API_KEY": "${BRAVE_KEY}"}},
+  "sentry": {"type": "http", "url": "https://mcp.example.com/mcp?api_key=${URL_TOKEN}", "headers": {"X-Api-Key": "${GOOGLE_KEY}", "Authorization": "Basic ${BASIC_AUTH}"}},
+  "db": {"url": "https://app:${PG_PASSWORD}@db.example.com/mcp/${GITHUB_PAT}/x"}
 }}`, Target{"dotenv", "/w/.env"}, map[string]string{"OLD": "something else"})
 	var got []string
 	for _, srv := range p.Servers {
@@ -250,7 +265,20 @@ func TestDotenvNames(t *testing.T) {
 		"mcpServers.b-2.env.API_KEY $<dotenv:B_2_API_KEY>",
 		"mcpServers.b-2.env.SAME $<dotenv:SAME>",
 		"mcpServers.b-2.env.OLD $<dotenv:B_2_OLD>",
-		"mcpServers.b-2.args[1] $<dotenv:B_2_ARG_1>",
+		"mcpServers.b-2.args[1] $<dotenv:B_2_TOKEN>",
+		// Names a person would write: no word twice. (work's comes first,
+		// and takes the name as it is.)
+		"mcpServers.work.env.GITHUB_PERSONAL_ACCESS_TOKEN $<dotenv:GITHUB_PERSONAL_ACCESS_TOKEN>",
+		"mcpServers.github.env.GITHUB_PERSONAL_ACCESS_TOKEN $<dotenv:GITHUB_PERSONAL_ACCESS_TOKEN_2>",
+		"mcpServers.github-enterprise.env.GITHUB_PERSONAL_ACCESS_TOKEN $<dotenv:GITHUB_ENTERPRISE_PERSONAL_ACCESS_TOKEN>",
+		"mcpServers.my-linear.env.LINEAR_API_KEY $<dotenv:LINEAR_API_KEY>",
+		"mcpServers.my-linear.args[0] $<dotenv:MY_LINEAR_ARG_0>",
+		"mcpServers.linear.env.LINEAR_API_KEY $<dotenv:LINEAR_API_KEY_2>",
+		"mcpServers.sentry.headers.X-Api-Key $<dotenv:SENTRY_API_KEY>",
+		"mcpServers.sentry.headers.Authorization $<dotenv:SENTRY_BASIC_AUTH>",
+		"mcpServers.sentry.url $<dotenv:SENTRY_API_KEY_2>",
+		"mcpServers.db.url $<dotenv:DB_PASSWORD>",
+		"mcpServers.db.url $<dotenv:DB_URL_TOKEN>",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -258,8 +286,14 @@ func TestDotenvNames(t *testing.T) {
 	if p.Servers[1].Values["B_2_API_KEY"] != s["OPENAI_KEY"] {
 		t.Error("B_2_API_KEY does not hold b-2's value")
 	}
-	if !strings.Contains(string(p.Rewritten()), `"args": ["run", "--allow-secret-args", "--env-file", "/w/.env", "--", "x", "--token", "$<dotenv:B_2_ARG_1>"]`) {
-		t.Errorf("rewritten:\n%s", p.Rewritten())
+	for _, want := range []string{
+		`"args": ["run", "--allow-secret-args", "--env-file", "/w/.env", "--", "x", "--token", "$<dotenv:B_2_TOKEN>"]`,
+		`"sentry": {"type": "stdio", "command": "/opt/bin/mcp-secrets", "args": ["connect", "--env-file", "/w/.env", "--header", "X-Api-Key: $<dotenv:SENTRY_API_KEY>", "--header", "Authorization: Basic $<dotenv:SENTRY_BASIC_AUTH>", "https://mcp.example.com/mcp?api_key=$<dotenv:SENTRY_API_KEY_2>"]}`,
+		`"db": {"command": "/opt/bin/mcp-secrets", "args": ["connect", "--env-file", "/w/.env", "https://app:$<dotenv:DB_PASSWORD>@db.example.com/mcp/$<dotenv:DB_URL_TOKEN>/x"]}`,
+	} {
+		if !strings.Contains(string(p.Rewritten()), want) {
+			t.Errorf("rewritten:\n%s\nlacks\n%s", p.Rewritten(), want)
+		}
 	}
 }
 
@@ -281,6 +315,7 @@ func TestStoreVerifyDotenv(t *testing.T) {
 	want := []string{
 		"dotenv:" + envFile + " (GITHUB_PERSONAL_ACCESS_TOKEN)",
 		"dotenv:" + envFile + " (POSTGRES_ARG_2)",
+		"dotenv:" + envFile + " (SENTRY_TOKEN)",
 	}
 	if strings.Join(stored, "\n") != strings.Join(want, "\n") {
 		t.Errorf("stored %q", stored)
@@ -290,13 +325,13 @@ func TestStoreVerifyDotenv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(checked) != 2 || !strings.HasPrefix(checked[0], "github: $<dotenv:GITHUB_PERSONAL_ACCESS_TOKEN> ghp_…") {
+	if len(checked) != 3 || !strings.HasPrefix(checked[0], "github: $<dotenv:GITHUB_PERSONAL_ACCESS_TOKEN> ghp_…") || !strings.HasPrefix(checked[2], "sentry: $<dotenv:SENTRY_TOKEN> 9O2l…") {
 		t.Errorf("checked %q", checked)
 	}
 	noLeak(t, "verify", strings.Join(checked, "\n"))
 
 	// A value changed in the store since: Verify says so, without values.
-	os.WriteFile(envFile, []byte("GITHUB_PERSONAL_ACCESS_TOKEN=other\nPOSTGRES_ARG_2=other\n"), 0o600)
+	os.WriteFile(envFile, []byte("GITHUB_PERSONAL_ACCESS_TOKEN=other\nPOSTGRES_ARG_2=other\nSENTRY_TOKEN=other\n"), 0o600)
 	_, err = p.Verify(ctx, r)
 	if err == nil || !strings.Contains(err.Error(), "mcpServers.github.env.GITHUB_PERSONAL_ACCESS_TOKEN: $<dotenv:GITHUB_PERSONAL_ACCESS_TOKEN> resolves to another value") {
 		t.Errorf("verify after a change: %v", err)
@@ -404,4 +439,31 @@ func TestPlanSelfPath(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A remote entry connect cannot stand in for is left as it is, with a
+// note: one that speaks HTTP+SSE, one with a key a stdio entry cannot
+// carry. The control, a Streamable HTTP entry beside them, is moved.
+func TestPlanRemoteLeft(t *testing.T) {
+	p := plan(t, ".mcp.json", `{"mcpServers": {
+  "old": {"type": "sse", "url": "https://x.example/sse", "headers": {"Authorization": "Bearer ${GITHUB_PAT}"}},
+  "oauth": {"type": "http", "url": "https://y.example/mcp", "headers": {"X-Api-Key": "${STRIPE_KEY}"}, "oauth": {"clientId": "c"}},
+  "new": {"type": "http", "url": "https://z.example/mcp", "headers": {"Authorization": "Bearer ${GENERIC_SECRET}"}}
+}}`, Target{"aws", "mcp"}, nil)
+	wantNotes := []string{
+		"mcpServers.old speaks the HTTP+SSE transport, which mcp-secrets connect does not: its secrets (mcpServers.old.headers.Authorization) stay where they are; if the server speaks Streamable HTTP too, point the entry there and wrap again",
+		"mcpServers.oauth has oauth, which a stdio entry cannot carry: its secrets (mcpServers.oauth.headers.X-Api-Key) stay where they are",
+	}
+	if strings.Join(p.Notes, "\n") != strings.Join(wantNotes, "\n") {
+		t.Errorf("notes:\n%s", strings.Join(p.Notes, "\n"))
+	}
+	if len(p.Servers) != 1 || p.Servers[0].Name != "new" || p.Servers[0].Secret != "mcp/new" {
+		t.Fatalf("servers: %+v", p.Servers)
+	}
+	got := string(p.Rewritten())
+	if !strings.Contains(got, `"new": {"type": "stdio", "command": "/opt/bin/mcp-secrets", "args": ["connect", "--header", "Authorization: Bearer $<aws:mcp/new#TOKEN>", "https://z.example/mcp"]}`) ||
+		!strings.Contains(got, `"old": {"type": "sse", "url": "https://x.example/sse"`) {
+		t.Errorf("rewritten:\n%s", got)
+	}
+	noLeak(t, "diff", p.Diff())
 }

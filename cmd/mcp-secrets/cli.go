@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mcp-secrets/mcp-secrets/injector"
 	"github.com/mcp-secrets/mcp-secrets/redact"
 )
 
@@ -83,13 +84,13 @@ func (a *app) rootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			a.started = true
-			return a.setupLog()
+			return a.setupLog(cmd)
 		},
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.logFormat, "log-format", "text", "log format on stderr: text or json")
-	pf.StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(a.runCmd(), a.execCmd(), a.checkCmd(), a.versionCmd(), a.scanCmd(), a.wrapCmd(), a.serveCmd(), a.watchdogCmd(), a.webhookCmd(), a.setCmd())
+	pf.StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn or error (run, exec and connect: warn unless given, or stderr is a terminal)")
+	root.AddCommand(a.runCmd(), a.execCmd(), a.checkCmd(), a.versionCmd(), a.scanCmd(), a.wrapCmd(), a.serveCmd(), a.watchdogCmd(), a.webhookCmd(), a.setCmd(), a.connectCmd())
 	return root
 }
 
@@ -109,12 +110,22 @@ func (a *app) hide(owner string, secrets []redact.Secret) {
 	a.redact.Store(redact.New(all))
 }
 
+// clientStarted are the commands an MCP client starts as a server.
+var clientStarted = map[string]bool{"run": true, "exec": true, "connect": true}
+
 // setupLog makes the launcher's logger: stderr only, every value in effect
-// redacted from every line.
-func (a *app) setupLog() error {
+// redacted from every line. Started by an MCP client, the launcher logs
+// warnings and errors only, unless --log-level is given or a person
+// watches stderr (a terminal): clients take what a server writes there for
+// errors (Claude Code logs each line as `"error": "Server stderr: …"`),
+// and a launcher that works must not look like one that fails.
+func (a *app) setupLog(cmd *cobra.Command) error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(a.logLevel)); err != nil {
 		return usageError{fmt.Errorf("--log-level %q: want debug, info, warn or error", a.logLevel)}
+	}
+	if clientStarted[cmd.Name()] && !cmd.Flags().Changed("log-level") && !injector.IsTerminal(a.stderr) {
+		level = slog.LevelWarn
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	switch a.logFormat {

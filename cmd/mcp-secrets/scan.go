@@ -47,15 +47,26 @@ first 4 characters and their length.
 
 With no PATH it reads every client config below that exists (~ is
 %USERPROFILE% on Windows; $XDG_CONFIG_HOME defaults to ~/.config, $CODEX_HOME
-to ~/.codex, %APPDATA% to ~\AppData\Roaming), and the .env files and
-project configs of the working directory's tree (6 levels deep, without
-node_modules and .git). A PATH that is a directory is searched the same way;
-a file is read as a config (.toml: Codex) or, named .env*, as a .env file.
+to ~/.codex, %APPDATA% to ~\AppData\Roaming), and the working directory's
+tree (6 levels deep, without node_modules and .git): every .env file and
+every file by a name a client keeps servers in, wherever it is
+(claude_desktop_config.json, .claude.json, .mcp.json, mcp.json,
+mcp_config.json, settings.json, config.toml), the names the pre-commit hook
+matches. A PATH that is a directory is searched the same way; a file is
+read as a config (.toml: Codex) or, named .env*, as a .env file. A
+settings.json or config.toml is another program's, and skipped, unless it
+holds a list of MCP servers (or is where Gemini CLI, VS Code or Codex keep
+theirs).
 
 ` + scanLocations + `
+Template placeholders (<your-github-token>), vendors' documented example
+keys (AWS's ...EXAMPLE) and references are not findings; a secret that
+several rules match is one finding, the strongest rule's. A value marked
+mcp-secrets:allow in a comment on its line is a deliberate fake.
+
 Only regular files are read: devices, FIFOs and sockets are skipped, and so
 are symlinks found in a tree that lead out of it; the summary names each
-file skipped. A config over ` + strconv.Itoa(audit.MaxConfig>>20) + ` MiB or a .env file over ` + strconv.Itoa(dotenv.MaxFile>>20) + ` MiB is not read
+file skipped, and why. A config over ` + strconv.Itoa(audit.MaxConfig>>20) + ` MiB or a .env file over ` + strconv.Itoa(dotenv.MaxFile>>20) + ` MiB is not read
 and is an error, as is a file that does not parse or a config whose
 servers are not of a config's shape (mcpServers not an object, ...).
 

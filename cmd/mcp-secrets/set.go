@@ -70,13 +70,7 @@ func (a *app) set(ctx context.Context, envFile, arg string) error {
 		return err
 	}
 	provs := a.providers(files)
-	defer func() {
-		for _, p := range provs {
-			if c, ok := p.(io.Closer); ok {
-				c.Close()
-			}
-		}
-	}()
+	defer providers.Close(provs)
 	store, err := storeFor(provs, ref)
 	if err != nil {
 		return err

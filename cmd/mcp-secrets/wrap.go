@@ -35,12 +35,18 @@ func (a *app) wrapCmd() *cobra.Command {
 		Use:   "wrap --to TARGET [--dry-run] [--yes] CONFIG",
 		Short: "Move the plaintext secrets of an MCP client config into a secrets store, and reference them",
 		Long: `Wrap stores the plaintext secrets of each server of CONFIG (those scan
-finds in env and args) as one secret per server, a JSON object with a key
-per variable, and rewrites CONFIG: each value becomes its reference, and
-each server starts through mcp-secrets run (this binary's absolute path,
-as clients start servers with a minimal PATH). Everything else in CONFIG
-stays as it was, comments included; the file is replaced atomically and no
-copy of the old one is left. Servers already wrapped are left alone.
+finds in env, args, headers and url) as one secret per server, a JSON
+object with a key per variable, and rewrites CONFIG: each value becomes its
+reference, and each server starts through mcp-secrets run (this binary's
+absolute path, as clients start servers with a minimal PATH). A remote
+server (url, with headers) becomes a stdio entry running mcp-secrets
+connect: its headers become --header arguments and its URL the last one,
+each secret in them a reference that connect resolves itself (the text
+around it, such as "Bearer ", stays). An entry that says it speaks the
+HTTP+SSE transport (type "sse"; Gemini CLI's url) is left alone, as
+connect speaks Streamable HTTP. Everything else in CONFIG stays as it was,
+comments included; the file is replaced atomically and no copy of the old
+one is left. Servers already wrapped are left alone.
 
 TARGET is one of
   aws:PREFIX           AWS Secrets Manager secret PREFIX/SERVER
@@ -48,7 +54,9 @@ TARGET is one of
   azure:VAULT/PREFIX   Azure Key Vault secret PREFIX-SERVER in VAULT
   keychain:SERVICE     OS keychain item SERVICE/SERVER (the server's name is the account)
   dotenv:FILE          variables appended to FILE (created with mode 0600),
-                       read with run --env-file FILE
+                       read with run --env-file FILE; a variable another
+                       server's value has already, and a header's or URL's
+                       secret, takes the server's name (SENTRY_TOKEN)
 
 It shows the change as a diff, values masked, and asks before doing it
 (--yes does not ask, --dry-run only shows). If storing fails, CONFIG is left
@@ -148,13 +156,7 @@ func (a *app) wrap(ctx context.Context, f *wrapFlags, path string) error {
 		return err
 	}
 	provs := a.providers(files)
-	defer func() {
-		for _, p := range provs {
-			if c, ok := p.(io.Closer); ok {
-				c.Close()
-			}
-		}
-	}()
+	defer providers.Close(provs)
 	store, ok := provs[target.Provider].(providers.Writer)
 	if !ok {
 		return providers.Errorf(providers.ErrConfig, "provider %s cannot store secrets in this build", target.Provider)

@@ -4,7 +4,10 @@
 // sidecar's crashed pool children all wait by it.
 package backoff
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Policy is a doubling pause, capped.
 type Policy struct {
@@ -18,4 +21,16 @@ func (p Policy) Delay(n int) time.Duration {
 		d *= 2
 	}
 	return min(d, p.Max)
+}
+
+// Sleep waits d or until ctx is done, and says which (true: d passed).
+func Sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }

@@ -41,6 +41,7 @@ func main() {
 		{"mcp", mcpBench},
 		{"serve", serveBench},
 		{"webhook", webhookBench},
+		{"connect", connectBench},
 	}
 	failed := false
 	for _, s := range sections {

@@ -5,6 +5,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +23,8 @@ import (
 	"syscall"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
+	josejwt "github.com/go-jose/go-jose/v4/jwt"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -27,7 +32,8 @@ import (
 // clients calling a tool of the example Go server over Streamable HTTP, at
 // 1 and 16 concurrent sessions, against the same server over stdio
 // directly and behind supergateway --stateful (the bridge people use
-// today); then memory per session, and calls made while a secret rotates.
+// today); then memory per session, calls made while a secret rotates, and
+// what serve costs as a multi-user gateway (gatewayBench).
 func serveBench(cfg config) ([]row, error) {
 	dir, err := os.MkdirTemp("", "bench-serve")
 	if err != nil {
@@ -127,7 +133,248 @@ func serveBench(cfg config) ([]row, error) {
 		return rows, fmt.Errorf("rotation: %w", err)
 	}
 	rows = append(rows, row{"serve: calls by 16 sessions during 10 rotations", fmt.Sprintf("%d calls, %d failed", calls, failed), "target 0 failed"})
+	gateway, err := gatewayBench(cfg, dir)
+	return append(rows, gateway...), err
+}
+
+// gatewayBench measures serve as a multi-user gateway: a tool call's p50
+// with OIDC (a JWT, validated once per token) against the static token;
+// memory per idle session, and what evicting sessions at --max-sessions
+// gives back; the time a one-shot client takes to its first tool result.
+func gatewayBench(cfg config, dir string) ([]row, error) {
+	iss, err := startIssuer()
+	if err != nil {
+		return nil, fmt.Errorf("the OIDC issuer: %w", err)
+	}
+	defer iss.srv.Close()
+	const static = "bench-static-token-0123456789"
+	withStatic, err := startServer(dir, "/healthz", cfg.cli, "serve", "--config", "mcp.json", "--listen", "127.0.0.1:PORT",
+		"--log-level", "warn", "--max-sessions", "100", "--auth-token", static)
+	if err != nil {
+		return nil, fmt.Errorf("serve --auth-token: %w", err)
+	}
+	defer withStatic.stop()
+	withOIDC, err := startServer(dir, "/healthz", cfg.cli, "serve", "--config", "mcp.json", "--listen", "127.0.0.1:PORT",
+		"--log-level", "warn", "--max-sessions", "100", "--oidc-issuer", iss.url, "--oidc-audience", benchAudience)
+	if err != nil {
+		return nil, fmt.Errorf("serve --oidc-issuer: %w", err)
+	}
+	defer withOIDC.stop()
+	jwt, err := iss.token("alice")
+	if err != nil {
+		return nil, err
+	}
+	overHTTP := func(url, token string) func() mcp.Transport {
+		hc := &http.Client{Transport: withToken{token, &http.Transport{MaxIdleConnsPerHost: 64}}}
+		return func() mcp.Transport {
+			return &mcp.StreamableClientTransport{Endpoint: url + "/env/mcp", HTTPClient: hc, MaxRetries: -1}
+		}
+	}
+	var rows []row
+	// Two rounds, in turn: the p50 of each is their mean.
+	var p50Static, p50OIDC time.Duration
+	for range 2 {
+		for _, tg := range []struct {
+			p50       *time.Duration
+			transport func() mcp.Transport
+		}{{&p50Static, overHTTP(withStatic.url, static)}, {&p50OIDC, overHTTP(withOIDC.url, jwt)}} {
+			lat, _, err := load(tg.transport, "2025-11-25", 1, 3000)
+			if err != nil {
+				return rows, fmt.Errorf("latency: %w", err)
+			}
+			*tg.p50 += percentile(lat, 0.5) / 2
+		}
+	}
+	rows = append(rows,
+		row{"tool call p50, 1 session: serve --auth-token", us(p50Static), ""},
+		row{"tool call p50, 1 session: serve --oidc-issuer", us(p50OIDC), "added " + us(p50OIDC-p50Static) + " over the static token; target < 50 µs"})
+
+	// A one-shot client: connect, call, leave. Stateful, a child starts for
+	// it; stateless, a warm pool child answers. With OIDC each client has a
+	// token of its own, validated on its first request.
+	for _, tg := range []struct {
+		name, protocol string
+		transport      func() (func() mcp.Transport, error)
+	}{
+		{"stateful (2025-11-25), static token", "2025-11-25", func() (func() mcp.Transport, error) { return overHTTP(withStatic.url, static), nil }},
+		{"stateless (2026-07-28), static token", "", func() (func() mcp.Transport, error) { return overHTTP(withStatic.url, static), nil }},
+		{"stateless (2026-07-28), OIDC, a new token each", "", func() (func() mcp.Transport, error) {
+			tok, err := iss.token("alice")
+			return overHTTP(withOIDC.url, tok), err
+		}},
+	} {
+		var took []time.Duration
+		for range 30 {
+			transport, err := tg.transport()
+			if err != nil {
+				return rows, err
+			}
+			start := time.Now()
+			sessions, err := connect(transport, tg.protocol, 1)
+			if err == nil {
+				err = echo(sessions[0])
+			}
+			took = append(took, time.Since(start))
+			closeAll(sessions)
+			if err != nil {
+				return rows, fmt.Errorf("one-shot client, %s: %w", tg.name, err)
+			}
+		}
+		rows = append(rows, row{"one-shot client to its first tool result: " + tg.name, ms(percentile(took, 0.5)), "p50 of 30; p99 " + ms(percentile(took, 0.99))})
+	}
+
+	// Idle sessions: clients that initialize, list the tools and never
+	// send DELETE (health checks, `claude mcp list`), at --max-sessions 8.
+	const limit = 8
+	capped, err := startServer(dir, "/healthz", cfg.cli, "serve", "--config", "mcp.json", "--listen", "127.0.0.1:PORT",
+		"--log-level", "warn", "--max-sessions", strconv.Itoa(limit), "--pool-size", "0")
+	if err != nil {
+		return rows, fmt.Errorf("serve --max-sessions: %w", err)
+	}
+	defer capped.stop()
+	own0, all0 := treeRSS(capped.cmd.Process.Pid)
+	for range limit {
+		if err := oneShot(capped.url + "/env/mcp"); err != nil {
+			return rows, err
+		}
+	}
+	own1, all1 := treeRSS(capped.cmd.Process.Pid)
+	for range 3 * limit {
+		if err := oneShot(capped.url + "/env/mcp"); err != nil {
+			return rows, err
+		}
+	}
+	// The evicted sessions' children stop in the background.
+	children := func() float64 { return metric(capped.url, `mcp_secrets_children{kind="session",server="env"}`) }
+	for deadline := time.Now().Add(20 * time.Second); children() > limit; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return rows, errors.New("the evicted sessions' children did not stop within 20s")
+		}
+	}
+	own2, all2 := treeRSS(capped.cmd.Process.Pid)
+	evicted := metric(capped.url, `mcp_secrets_sessions_evicted_total{server="env"}`)
+	rows = append(rows,
+		row{"memory per idle session", fmt.Sprintf("%d KiB", (all1-all0)/limit), fmt.Sprintf("with its child; serve's own %d KiB", (own1-own0)/limit)},
+		row{fmt.Sprintf("memory per session after %d more one-shot clients at --max-sessions %d", 3*limit, limit), fmt.Sprintf("%d KiB", (all2-all0)/limit),
+			fmt.Sprintf("%.0f evicted, %.0f children live; serve's own %d KiB", evicted, children(), (own2-own0)/limit)})
 	return rows, nil
+}
+
+// oneShot is a client that initializes, lists the tools and leaves
+// without a DELETE.
+func oneShot(url string) error {
+	session := ""
+	for _, body := range []string{
+		`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}`,
+		`{"jsonrpc":"2.0","method":"notifications/initialized"}`,
+		`{"jsonrpc":"2.0","id":2,"method":"tools/list"}`,
+	} {
+		req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		if session != "" {
+			req.Header.Set("Mcp-Session-Id", session)
+			req.Header.Set("Mcp-Protocol-Version", "2025-11-25")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			return fmt.Errorf("one-shot client: %s", resp.Status)
+		}
+		if session == "" {
+			session = resp.Header.Get("Mcp-Session-Id")
+		}
+	}
+	return nil
+}
+
+// descendants are the processes below pid.
+func descendants(pid int) []int {
+	children := map[int][]int{}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) > 1 {
+			parent, _ := strconv.Atoi(f[1])
+			children[parent] = append(children[parent], p)
+		}
+	}
+	var out []int
+	for queue := children[pid]; len(queue) > 0; queue = queue[1:] {
+		out = append(out, queue[0])
+		queue = append(queue, children[queue[0]]...)
+	}
+	return out
+}
+
+// withToken sends a bearer token with each request.
+type withToken struct {
+	token string
+	rt    http.RoundTripper
+}
+
+func (b withToken) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return b.rt.RoundTrip(r)
+}
+
+const benchAudience = "mcp-secrets-bench"
+
+// issuer is a static OIDC issuer on loopback: its discovery document and a
+// JWKS of a key made for the run.
+type issuer struct {
+	url string
+	key *rsa.PrivateKey
+	srv *http.Server
+}
+
+func startIssuer() (*issuer, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	iss := &issuer{url: "http://" + ln.Addr().String(), key: key}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, _ *http.Request) {
+		json.NewEncoder(w).Encode(map[string]any{"issuer": iss.url, "jwks_uri": iss.url + "/jwks", "id_token_signing_alg_values_supported": []string{"RS256"}})
+	})
+	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, _ *http.Request) {
+		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "RS256", Use: "sig"}}})
+	})
+	iss.srv = &http.Server{Handler: mux}
+	go iss.srv.Serve(ln)
+	return iss, nil
+}
+
+// token is a JWT of the issuer for sub, valid for an hour; each has an id
+// of its own.
+func (i *issuer) token(sub string) (string, error) {
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: i.key}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "k1"))
+	if err != nil {
+		return "", err
+	}
+	now := time.Now()
+	return josejwt.Signed(signer).Claims(josejwt.Claims{
+		Issuer: i.url, Subject: sub, Audience: josejwt.Audience{benchAudience}, ID: rand.Text(),
+		IssuedAt: josejwt.NewNumericDate(now), Expiry: josejwt.NewNumericDate(now.Add(time.Hour)),
+	}).Serialize()
 }
 
 // server is a process serving HTTP on a port of its own.
@@ -284,28 +531,10 @@ func perSession(s *server, transport func() mcp.Transport, n int) (own, all int,
 
 // treeRSS is the RSS of pid alone and with its descendants, in KiB.
 func treeRSS(pid int) (own, all int) {
-	children := map[int][]int{}
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-		if len(f) > 1 {
-			parent, _ := strconv.Atoi(f[1])
-			children[parent] = append(children[parent], p)
-		}
-	}
 	own = rss(pid)
 	all = own
-	for queue := children[pid]; len(queue) > 0; queue = queue[1:] {
-		all += rss(queue[0])
-		queue = append(queue, children[queue[0]]...)
+	for _, p := range descendants(pid) {
+		all += rss(p)
 	}
 	return own, all
 }
