@@ -21,6 +21,9 @@ type Guard struct {
 	reap   bool
 	wd     *watchdog // nil: none (Windows, or it could not start)
 	warned bool
+	// started is closed once the watchdog process runs or could not
+	// start (nil: no watchdog).
+	started chan struct{}
 }
 
 // NewGuard starts the guard. watchdog is the command that runs
@@ -57,6 +60,15 @@ func (g *Guard) lock() {
 func (g *Guard) unlock() {
 	if g != nil {
 		g.mu.Unlock()
+	}
+}
+
+// ready waits until the watchdog runs (or could not start). It starts in
+// the background, beside the resolution, but no child may start before it:
+// a launcher killed in between would leave the child's group unguarded.
+func (g *Guard) ready() {
+	if g != nil && g.started != nil {
+		<-g.started
 	}
 }
 

@@ -29,8 +29,8 @@ type watchdog struct {
 // startWatchdog starts cmd as the watchdog: in a process group of its own,
 // so a signal to the launcher's group does not reach it, with no parent-death
 // signal and none of the launcher's stdio (it must not hold the client's
-// stdout open). It starts in the background: the launcher starts its child
-// meanwhile, and what it registers waits in the pipe.
+// stdout open). It starts in the background, while the launcher resolves;
+// g.ready waits for it before a child starts.
 func startWatchdog(cmd *exec.Cmd, g *Guard) (*watchdog, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -38,6 +38,7 @@ func startWatchdog(cmd *exec.Cmd, g *Guard) (*watchdog, error) {
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = r, nil, nil
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	g.started = make(chan struct{})
 	go func() {
 		g.mu.Lock()
 		err := cmd.Start()
@@ -45,6 +46,7 @@ func startWatchdog(cmd *exec.Cmd, g *Guard) (*watchdog, error) {
 			g.owned[cmd.Process.Pid] = true
 		}
 		g.mu.Unlock()
+		close(g.started)
 		r.Close()
 		if err != nil {
 			g.degraded("the watchdog could not start (" + err.Error() + "): processes a child starts may outlive the launcher if it is killed")

@@ -110,6 +110,7 @@ func start(spec Spec, l launch.Launch, io stdio, g *Guard, exited chan<- *proces
 	c.cmd = cmd
 	// The guard's reaper must never wait for a child whose Wait is ours:
 	// the start and the claim on its pid happen under the guard's lock.
+	g.ready()
 	g.lock()
 	err := cmd.Start()
 	if err == nil {
