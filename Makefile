@@ -73,6 +73,11 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzLines$$' -fuzztime $(FUZZTIME) ./injector
 	$(GO) test -run '^$$' -fuzz '^FuzzSplit$$' -fuzztime $(FUZZTIME) ./providers/keychain
 	$(GO) test -run '^$$' -fuzz '^FuzzReview$$' -fuzztime $(FUZZTIME) ./webhook
+	$(GO) test -run '^$$' -fuzz '^FuzzParseHeader$$' -fuzztime $(FUZZTIME) ./remote
+	$(GO) test -run '^$$' -fuzz '^FuzzBearerParams$$' -fuzztime $(FUZZTIME) ./remote
+	$(GO) test -run '^$$' -fuzz '^FuzzEventReader$$' -fuzztime $(FUZZTIME) ./remote
+	$(GO) test -run '^$$' -fuzz '^FuzzHeaderValue$$' -fuzztime $(FUZZTIME) ./remote
+	$(GO) test -run '^$$' -fuzz '^FuzzParseEventID$$' -fuzztime $(FUZZTIME) ./sidecar
 
 # Go benchmarks (rotation latency per store and against consul-template,
 # polling cost, providers, redaction, the MCP relay), then the table of whole
