@@ -452,14 +452,17 @@ func TestVaultIssuer(t *testing.T) {
 	if err := c.Sys().PutPolicy("tokens", `path "identity/oidc/token/*" { capabilities = ["read"] }`); err != nil {
 		t.Fatal(err)
 	}
-	for path, data := range map[string]map[string]any{
-		"auth/userpass/users/alice":    {"password": "alice-password-0123", "token_policies": "tokens"},
-		"identity/oidc/key/mcp":        {"algorithm": "RS256", "allowed_client_ids": "*"},
-		"identity/oidc/role/mcp":       {"key": "mcp", "client_id": audience, "ttl": "1h"},
-		"identity/oidc/role/elsewhere": {"key": "mcp", "client_id": "another-service", "ttl": "1h"},
+	for _, w := range []struct {
+		path string
+		data map[string]any
+	}{ // in order: a role names its key
+		{"auth/userpass/users/alice", map[string]any{"password": "alice-password-0123", "token_policies": "tokens"}},
+		{"identity/oidc/key/mcp", map[string]any{"algorithm": "RS256", "allowed_client_ids": "*"}},
+		{"identity/oidc/role/mcp", map[string]any{"key": "mcp", "client_id": audience, "ttl": "1h"}},
+		{"identity/oidc/role/elsewhere", map[string]any{"key": "mcp", "client_id": "another-service", "ttl": "1h"}},
 	} {
-		if _, err := c.Logical().Write(path, data); err != nil {
-			t.Fatalf("%s: %v", path, err)
+		if _, err := c.Logical().Write(w.path, w.data); err != nil {
+			t.Fatalf("%s: %v", w.path, err)
 		}
 	}
 	login, err := c.Logical().Write("auth/userpass/login/alice", map[string]any{"password": "alice-password-0123"})
