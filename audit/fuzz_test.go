@@ -95,7 +95,8 @@ func FuzzDefinitionLines(f *testing.F) {
 		lines := strings.Split(strings.ReplaceAll(data, "\r\n", "\n"), "\n")
 		for _, fd := range fs {
 			// A finding names its variable, at the line that sets it.
-			if fd.Line < 1 || fd.Line > len(lines) || fd.File != ".env" || !strings.Contains(lines[fd.Line-1], fd.Location+"=") && !strings.Contains(lines[fd.Line-1], fd.Location+" ") {
+			sets := regexp.MustCompile(`(^|\s)` + regexp.QuoteMeta(fd.Location) + `\s*=`)
+			if fd.Line < 1 || fd.Line > len(lines) || fd.File != ".env" || !sets.MatchString(lines[fd.Line-1]) {
 				tt.Fatalf("finding of %q at line %d of %d: %q", fd.Location, fd.Line, len(lines), lines[min(max(fd.Line, 1), len(lines))-1])
 			}
 			if !masked.MatchString(fd.Masked) {
