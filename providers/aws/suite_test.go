@@ -16,7 +16,15 @@ type kumoStore struct {
 	made map[string]bool
 }
 
+var (
+	_ providertest.Versioned = (*kumoStore)(nil)
+	_ providertest.Denier    = (*kumoStore)(nil)
+	_ providertest.Remote    = (*kumoStore)(nil)
+)
+
 func (s *kumoStore) Provider() providers.Provider { return s.f.p }
+
+func (s *kumoStore) Versioned() {}
 
 func (s *kumoStore) Set(t testing.TB, name, value string) string {
 	if s.made[name] {

@@ -15,7 +15,15 @@ type keyVault struct {
 	p *Provider
 }
 
+var (
+	_ providertest.Versioned = keyVault{}
+	_ providertest.Denier    = keyVault{}
+	_ providertest.Remote    = keyVault{}
+)
+
 func (kv keyVault) Provider() providers.Provider { return kv.p }
+
+func (kv keyVault) Versioned() {}
 
 func (kv keyVault) Set(_ testing.TB, name, value string) string { return kv.s.Set(name, value) }
 

@@ -43,10 +43,6 @@ func (e *envFile) Ref(name, field, _ string) string {
 	return providers.Ref{Provider: "dotenv", Path: name, Field: field}.String()
 }
 
-func (e *envFile) Deny(testing.TB, string) providers.Provider { return nil }
-
-func (e *envFile) Unreachable(testing.TB) providers.Provider { return nil }
-
 func TestSuite(t *testing.T) {
 	f, err := NewFiles(filepath.Join(t.TempDir(), ".env"))
 	if err != nil {

@@ -34,15 +34,27 @@ type Store interface {
 	// Ref is the reference to the secret name, naming its provider: to its
 	// field unless field is "", pinned to version unless version is "".
 	Ref(name, field, version string) string
-	// Deny makes the secret name refused to the provider it returns (the
-	// store's own, or one with weaker credentials); nil for a store with no
-	// access control a test can use.
-	Deny(t testing.TB, name string) providers.Provider
-	// Unreachable returns a provider whose store does not answer (a closed
-	// port, a stopped server), leaving the store itself as it was; nil for
-	// a local store.
-	Unreachable(t testing.TB) providers.Provider
 }
+
+// A store's optional abilities, each found by a type assertion: the suite
+// runs the case of each one the store has, and no other.
+type (
+	// Versioned is a store that keeps versions: its Set returns the
+	// version it stored, and a reference can pin one.
+	Versioned interface{ Versioned() }
+	// Denier is a store with access control a test can use.
+	Denier interface {
+		// Deny makes the secret name refused to the provider it returns
+		// (the store's own, or one with weaker credentials).
+		Deny(t testing.TB, name string) providers.Provider
+	}
+	// Remote is a store reached over the network.
+	Remote interface {
+		// Unreachable returns a provider whose store does not answer (a
+		// closed port, a stopped server), leaving the store as it was.
+		Unreachable(t testing.TB) providers.Provider
+	}
+)
 
 const (
 	// fetchTimeout is the resolver's timeout per fetch, as the launcher's.
@@ -52,9 +64,10 @@ const (
 	bound = 10 * time.Second
 )
 
-// Run runs the suite against s, each case a subtest. A case that does not
-// apply to the store (versions, access control, a network, a way to watch)
-// is skipped, saying why.
+// Run runs the suite against s, each case a subtest. The cases of the
+// abilities s lacks (versions, access control, a network) are not run, nor
+// rotation for a provider rotation does not watch itself (the launcher
+// watches the files it is given).
 func Run(t *testing.T, s Store) {
 	ref := parse(t, s.Ref("plain", "", ""))
 	if ref.Provider == "" {
@@ -62,11 +75,20 @@ func Run(t *testing.T, s Store) {
 	}
 	st := &suite{s: s, name: ref.Provider}
 	t.Run("resolve", st.resolve)
-	t.Run("pinned version", st.pinned)
+	if _, ok := s.(Versioned); ok {
+		t.Run("pinned version", st.pinned)
+	}
 	t.Run("not found", st.notFound)
-	t.Run("denied", st.denied)
-	t.Run("unavailable", st.unavailable)
-	t.Run("rotation", st.rotation)
+	if d, ok := s.(Denier); ok {
+		t.Run("denied", func(t *testing.T) { st.denied(t, d) })
+	}
+	if r, ok := s.(Remote); ok {
+		t.Run("unavailable", func(t *testing.T) { st.unavailable(t, r) })
+	}
+	switch s.Provider().(type) {
+	case providers.FileSource, providers.VersionLister:
+		t.Run("rotation", st.rotation)
+	}
 }
 
 type suite struct {
@@ -207,7 +229,7 @@ func (st *suite) pinned(t *testing.T) {
 	v1 := st.set(t, "pinned", one)
 	v2 := st.set(t, "pinned", two)
 	if v1 == "" {
-		t.Skip("the store keeps no versions")
+		t.Fatal("a versioned store's Set returned no version")
 	}
 	if v1 == v2 {
 		t.Fatalf("two versions, one id %q", v1)
@@ -238,23 +260,16 @@ func (st *suite) notFound(t *testing.T) {
 	}
 }
 
-func (st *suite) denied(t *testing.T) {
+func (st *suite) denied(t *testing.T, d Denier) {
 	const locked = "providertest-locked-a3f9e2"
 	st.set(t, "locked", locked)
 	ref := st.s.Ref("locked", "", "")
 	st.resolves(t, ref, locked) // readable until denied
-	p := st.s.Deny(t, "locked")
-	if p == nil {
-		t.Skip("the store has no access control a test can use")
-	}
-	st.fails(t, p, ref, providers.ErrDenied)
+	st.fails(t, d.Deny(t, "locked"), ref, providers.ErrDenied)
 }
 
-func (st *suite) unavailable(t *testing.T) {
-	p := st.s.Unreachable(t)
-	if p == nil {
-		t.Skip("a local store")
-	}
+func (st *suite) unavailable(t *testing.T, r Remote) {
+	p := r.Unreachable(t)
 	ref := st.s.Ref("unreached", "", "")
 	st.fails(t, p, ref, providers.ErrUnavailable)
 	lister, ok := p.(providers.VersionLister)
@@ -292,8 +307,6 @@ func (st *suite) rotation(t *testing.T) {
 		st.files(t, p, parse(t, ref).Key(), change)
 	case providers.VersionLister:
 		st.versions(t, p, parse(t, ref).Key(), fetched, change)
-	default:
-		t.Skip("neither a FileSource nor a VersionLister: watched through the files the launcher is given")
 	}
 }
 

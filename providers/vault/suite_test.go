@@ -60,9 +60,20 @@ func (s *kvStore) Unreachable(t testing.TB) providers.Provider {
 	return newProvider(t, vaultEnv("http://127.0.0.1:"+strconv.Itoa(testenv.FreePort(t)), "root")).p
 }
 
+// kv2Store is a KV v2 mount: it keeps versions, KV v1 does not.
+type kv2Store struct{ *kvStore }
+
+func (kv2Store) Versioned() {}
+
+var (
+	_ providertest.Denier    = (*kvStore)(nil)
+	_ providertest.Remote    = (*kvStore)(nil)
+	_ providertest.Versioned = kv2Store{}
+)
+
 func TestSuite(t *testing.T) {
 	v := testenv.Vault(t)
 	v.EnableKV1(t, "kv1")
-	t.Run("kv2", func(t *testing.T) { providertest.Run(t, newKVStore(t, v, "secret", true)) })
+	t.Run("kv2", func(t *testing.T) { providertest.Run(t, kv2Store{newKVStore(t, v, "secret", true)}) })
 	t.Run("kv1", func(t *testing.T) { providertest.Run(t, newKVStore(t, v, "kv1", false)) })
 }
