@@ -4,11 +4,11 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/mcp-secrets/mcp-secrets/audit/auditest"
+	"github.com/mcp-secrets/mcp-secrets/internal/testenv"
 	"github.com/mcp-secrets/mcp-secrets/providers/dotenv"
 )
 
@@ -54,7 +54,7 @@ func TestScanBounds(t *testing.T) {
 	}
 	sc := newScanner(t, t.TempDir(), dir)
 	var r Report
-	n := allocated(func() { r = sc.Scan(context.Background(), []string{"ok", "shape", "big", "max", "codex.toml"}) })
+	n := testenv.Allocated(func() { r = sc.Scan(context.Background(), []string{"ok", "shape", "big", "max", "codex.toml"}) })
 	var got []string
 	for _, f := range r.Findings {
 		got = append(got, summary(f))
@@ -92,13 +92,4 @@ func TestScanBounds(t *testing.T) {
 	if n < dotenv.MaxFile || n > 32<<20 {
 		t.Errorf("the scan allocated %d bytes: want the 1 MiB file read and the 64 MiB one not", n)
 	}
-}
-
-// allocated is how many bytes f allocates on the heap.
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
 }

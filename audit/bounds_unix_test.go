@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mcp-secrets/mcp-secrets/audit/auditest"
+	"github.com/mcp-secrets/mcp-secrets/internal/testenv"
 )
 
 // A tree scanned (a pre-commit hook's untrusted repository) cannot make
@@ -63,7 +64,7 @@ func TestScanSkipsWhatIsNoFile(t *testing.T) {
 	sc := newScanner(t, t.TempDir(), dir)
 	var r Report
 	start := time.Now()
-	n := allocated(func() { r = sc.Scan(context.Background(), []string{"repo", "/dev/zero", "repo/b/.env"}) })
+	n := testenv.Allocated(func() { r = sc.Scan(context.Background(), []string{"repo", "/dev/zero", "repo/b/.env"}) })
 	if len(r.Errors) != 0 {
 		t.Errorf("errors: %v", r.Errors)
 	}

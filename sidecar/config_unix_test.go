@@ -6,12 +6,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/mcp-secrets/mcp-secrets/internal/testenv"
 	"github.com/mcp-secrets/mcp-secrets/providers"
 )
 
@@ -19,23 +18,12 @@ import (
 // /dev/zero nor mkfifo) is refused at once, in next to no memory.
 func TestLoadConfigDevicesAndFIFOs(t *testing.T) {
 	dir := t.TempDir()
-	fifo := filepath.Join(dir, "mcp.json")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	link := filepath.Join(dir, "link.json")
-	if err := os.Symlink("/dev/zero", link); err != nil {
-		t.Fatal(err)
-	}
 	load := func(path string) (allocated uint64, took time.Duration, err error) {
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
 		start := time.Now()
-		_, err = LoadConfig(path)
-		runtime.ReadMemStats(&after)
-		return after.TotalAlloc - before.TotalAlloc, time.Since(start), err
+		allocated = testenv.Allocated(func() { _, err = LoadConfig(path) })
+		return allocated, time.Since(start), err
 	}
-	for _, path := range []string{"/dev/zero", link, fifo} {
+	for _, path := range testenv.NotRegular(t, dir, "link.json", "mcp.json") {
 		n, took, err := load(path)
 		if !errors.Is(err, providers.ErrConfig) || err.Error() != "--config: "+path+": not a regular file" {
 			t.Errorf("LoadConfig(%s) = %v", path, err)

@@ -5,15 +5,12 @@ package file_test
 import (
 	"context"
 	"errors"
-	"io"
 	"os"
-	"path/filepath"
-	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/mcp-secrets/mcp-secrets/internal/testenv"
 	"github.com/mcp-secrets/mcp-secrets/providers"
 	"github.com/mcp-secrets/mcp-secrets/providers/file"
 )
@@ -22,20 +19,11 @@ import (
 // are refused at once: no read of an endless device, no wait for a
 // writer, and next to no memory.
 func TestFetchDevicesAndFIFOs(t *testing.T) {
-	dir := t.TempDir()
-	fifo := filepath.Join(dir, "fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	zero := filepath.Join(dir, "secret")
-	if err := os.Symlink("/dev/zero", zero); err != nil {
-		t.Fatal(err)
-	}
-	for _, path := range []string{"/dev/zero", zero, fifo} {
+	for _, path := range testenv.NotRegular(t, t.TempDir(), "secret", "fifo") {
 		t.Run(path, func(t *testing.T) {
 			var err error
 			start := time.Now()
-			n := allocated(func() {
+			n := testenv.Allocated(func() {
 				_, err = file.Provider{}.Fetch(context.Background(), providers.Ref{Provider: "file", Path: path})
 			})
 			if !errors.Is(err, providers.ErrConfig) || !strings.HasSuffix(err.Error(), path+": not a regular file") {
@@ -61,32 +49,11 @@ func TestReadAllOfADevice(t *testing.T) {
 		t.Fatal(err)
 	}
 	var b []byte
-	n := allocated(func() { b, err = file.ReadAll(f, fi, 1<<20) })
+	n := testenv.Allocated(func() { b, err = file.ReadAll(f, fi, 1<<20) })
 	if !errors.Is(err, file.ErrTooLarge) || b != nil {
 		t.Fatalf("ReadAll(/dev/zero) = %d bytes, %v", len(b), err)
 	}
 	if n > 8<<20 { // the buffer's doublings up to the limit, not the device's endless bytes
 		t.Errorf("ReadAll(/dev/zero) allocated %d bytes for a 1 MiB limit", n)
-	}
-}
-
-// allocated is how many bytes f allocates on the heap.
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
-
-// The measurement the bound tests rely on does see an unbounded read.
-func TestAllocatedSeesALargeRead(t *testing.T) {
-	f, err := os.Open("/dev/zero")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if n := allocated(func() { _, err = io.ReadAll(io.LimitReader(f, 100<<20)) }); n < 64<<20 || err != nil {
-		t.Fatalf("reading 100 MB allocated %d bytes (%v)", n, err)
 	}
 }
