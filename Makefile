@@ -20,10 +20,11 @@ TESTFLAGS ?= -p 2 -count=1 -timeout 20m
 # A count, not a duration: Go 1.26's fuzzer can fail a target with "context
 # deadline exceeded" when a duration ends mid-run (golang/go#75804).
 FUZZTIME  ?= 30000x
-# The supervisor, rotation and the sidecar run under the race detector, and
+# The supervisor, rotation, the sidecar and the resolver (which serve calls
+# for many users at once) run under the race detector, and
 # so do the binaries their tests start (internal/testenv builds them so).
-RACE_PKGS := ./injector/... ./rotation/... ./sidecar/...
-OTHER_PKGS = $(shell $(GO) list ./... | grep -v -E '/(injector|rotation|sidecar)(/|$$)')
+RACE_PKGS := ./injector/... ./rotation/... ./sidecar/... ./launch/...
+OTHER_PKGS = $(shell $(GO) list ./... | grep -v -E '/(injector|rotation|sidecar|launch)(/|$$)')
 # Every package compiles and vets for these too: desktop clients run there.
 CROSS     := darwin/amd64 darwin/arm64 windows/amd64
 # The release archives: static binaries, as `go install` builds them.

@@ -3,10 +3,12 @@ package launch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/mcp-secrets/mcp-secrets/providers"
@@ -93,6 +95,54 @@ func TestResolverKeepsOldValuesHidden(t *testing.T) {
 	for _, want := range []string{"first-password-1", "second-password-2", "postgresql://app:first-password-1@db/app", "postgresql://app:second-password-2@db/app"} {
 		if !slices.ContainsFunc(hidden, func(s redact.Secret) bool { return s.Value == want && s.Name == "DATABASE_URL" }) {
 			t.Errorf("%q is not hidden after the rotation: %d targets", want, len(hidden))
+		}
+	}
+}
+
+// serve resolves one server's references for many users at once, each with
+// a watcher of its own: one Resolver, called concurrently. Every user's
+// values stay hidden, and nothing races (this package runs under -race).
+func TestResolverConcurrently(t *testing.T) {
+	env := filepath.Join(t.TempDir(), ".env")
+	var users []string
+	var file strings.Builder
+	for i := range 8 {
+		user := fmt.Sprintf("user%d", i)
+		users = append(users, user)
+		fmt.Fprintf(&file, "TOKEN_%s=token-of-%s\n", user, user)
+	}
+	if err := os.WriteFile(env, []byte(file.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stores := func(f *dotenv.Files) map[string]providers.Provider { return map[string]providers.Provider{"dotenv": f} }
+	r, err := New(Options{EnvFiles: []string{env}, Default: "dotenv", Fallback: providers.FallbackOff}, []string{"server"}, nil, stores, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var hidden []redact.Secret
+	r.Hide = func(s []redact.Secret) {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(s) > len(hidden) {
+			hidden = s
+		}
+	}
+	var wg sync.WaitGroup
+	for _, user := range users {
+		wg.Go(func() {
+			for range 20 {
+				if _, err := r.ResolveEnv(context.Background(), nil, map[string]string{"TOKEN": "$<TOKEN_" + user + ">"}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, user := range users {
+		if !slices.ContainsFunc(hidden, func(s redact.Secret) bool { return s.Value == "token-of-"+user }) {
+			t.Errorf("%s's token is not hidden: %d targets", user, len(hidden))
 		}
 	}
 }

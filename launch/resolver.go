@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mcp-secrets/mcp-secrets/providers"
@@ -29,7 +30,9 @@ type Options struct {
 
 // Resolver resolves the references of one child's launch (the launcher's
 // environment, the env files, the arguments) and resolves them again after
-// a change. Every value it resolves goes to Hide, and stays there.
+// a change. Every value it resolves goes to Hide, and stays there. It is
+// safe for concurrent use: serve resolves one server for many users at
+// once, each with a watcher of its own.
 type Resolver struct {
 	opts    Options
 	argv    []string
@@ -47,6 +50,7 @@ type Resolver struct {
 	Hide func([]redact.Secret)
 	log  *slog.Logger
 
+	mu            sync.Mutex // guards what follows, and orders the calls of Hide
 	history       []redact.Secret
 	historySize   int
 	warnedShort   map[string]bool
@@ -196,6 +200,8 @@ func (r *Resolver) hide(resolved []providers.Resolved) {
 		}
 		now = append(now, redact.Targets(res.Name, res.Value.Reveal(), refs)...)
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.remember(now)
 	if r.Hide != nil {
 		r.Hide(slices.Concat(now, r.history))
@@ -212,7 +218,7 @@ func (r *Resolver) hide(resolved []providers.Resolved) {
 }
 
 // remember adds the targets not yet in the history; past historyBytes the
-// oldest go, with a warning once.
+// oldest go, with a warning once. Call it with r.mu held.
 func (r *Resolver) remember(targets []redact.Secret) {
 	for _, t := range targets {
 		if slices.ContainsFunc(r.history, func(h redact.Secret) bool { return h.Value == t.Value }) {

@@ -11,10 +11,9 @@ import (
 )
 
 // Resolver resolves a remote's configuration into its target, for the
-// first request, the watcher and a refused request's second try alike
-// (launch.Resolver is not safe for concurrent use). The newest resolution
-// is the target: an update that arrives late cannot bring an older one
-// back.
+// first request, the watcher and a refused request's second try alike, one
+// at a time: the newest resolution is the target, and an update that
+// arrives late cannot bring an older one back.
 type Resolver struct {
 	cfg   Config
 	r     *launch.Resolver
