@@ -39,6 +39,25 @@ func (m Message) MetaVersion() string {
 	return v
 }
 
+// MCPName is what MCP's Mcp-Name header carries for m (2026-07-28): key is
+// the member of params that holds it, "name" of a tool or prompt, "uri" of
+// a resource, and "" for a method without one; ok says that params hold it
+// as a string.
+func (m Message) MCPName() (key, name string, ok bool) {
+	switch m.Method {
+	case "tools/call", "prompts/get":
+		key = "name"
+	case "resources/read":
+		key = "uri"
+	default:
+		return "", "", false
+	}
+	if start, end, found := Find(m.Params, key); found {
+		ok = json.Unmarshal(m.Params[start:end], &name) == nil
+	}
+	return key, name, ok
+}
+
 func (m Message) IsRequest() bool      { return m.Method != "" && m.ID != nil }
 func (m Message) IsNotification() bool { return m.Method != "" && m.ID == nil }
 func (m Message) IsResponse() bool {

@@ -149,3 +149,25 @@ func TestIDKey(t *testing.T) {
 		t.Error(`1 and "1" are one id`)
 	}
 }
+
+func TestMCPName(t *testing.T) {
+	for _, tt := range []struct {
+		line, key, name string
+		ok              bool
+	}{
+		{`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{}}}`, "name", "echo", true},
+		{`{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":"p"}}`, "name", "p", true},
+		{`{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"file:///a"}}`, "uri", "file:///a", true},
+		{`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":5}}`, "name", "", false},
+		{`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}`, "name", "", false},
+		{`{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"name":"x"}}`, "", "", false},
+	} {
+		m, err := Scan([]byte(tt.line))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if key, name, ok := m.MCPName(); key != tt.key || name != tt.name || ok != tt.ok {
+			t.Errorf("%s: %q %q %v, want %q %q %v", tt.line, key, name, ok, tt.key, tt.name, tt.ok)
+		}
+	}
+}

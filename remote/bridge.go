@@ -554,7 +554,7 @@ func (s *session) do(ctx context.Context, method string, line []byte, m jsonrpc.
 	}
 	if version >= statelessSince && m.IsRequest() {
 		h.Set(methodHeader, m.Method)
-		if name, ok := requestName(m); ok {
+		if _, name, ok := m.MCPName(); ok {
 			h.Set(nameHeader, name)
 		}
 		for k, v := range params {
@@ -681,24 +681,4 @@ func readLines(r io.Reader, max int, line, tooLong func([]byte)) error {
 func mediaType(resp *http.Response) string {
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	return mt
-}
-
-// requestName is what Mcp-Name carries for m: a tool's or prompt's name,
-// a resource's URI.
-func requestName(m jsonrpc.Message) (string, bool) {
-	key := ""
-	switch m.Method {
-	case "tools/call", "prompts/get":
-		key = "name"
-	case "resources/read":
-		key = "uri"
-	default:
-		return "", false
-	}
-	start, end, ok := jsonrpc.Find(m.Params, key)
-	if !ok {
-		return "", false
-	}
-	var v string
-	return v, json.Unmarshal(m.Params[start:end], &v) == nil
 }

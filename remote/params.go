@@ -84,7 +84,7 @@ func (s *session) paramHeaders(m jsonrpc.Message) map[string]string {
 	if m.Method != "tools/call" {
 		return nil
 	}
-	name, _ := requestName(m)
+	_, name, _ := m.MCPName()
 	bs := s.tools[name]
 	start, end, ok := jsonrpc.Find(m.Params, "arguments")
 	if len(bs) == 0 || !ok {

@@ -340,18 +340,7 @@ func checkStateless(h http.Header, m jsonrpc.Message, meta string) (int, string)
 	case h.Get(methodHeader) != m.Method:
 		return headerMismatch, methodHeader + " header does not match the method " + m.Method
 	}
-	key := ""
-	switch m.Method {
-	case "tools/call", "prompts/get":
-		key = "name"
-	case "resources/read":
-		key = "uri"
-	}
-	if key != "" {
-		var name string
-		if start, end, ok := jsonrpc.Find(m.Params, key); ok {
-			_ = json.Unmarshal(m.Params[start:end], &name)
-		}
+	if key, name, _ := m.MCPName(); key != "" {
 		if h.Get(nameHeader) != name || name == "" {
 			return headerMismatch, nameHeader + " header does not match the request's " + key
 		}
